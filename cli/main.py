@@ -1,0 +1,65 @@
+"""The ``ner-bilstm`` command line: one thin function per command over the library."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from ner_bilstm.errors import NerError
+
+from .render import err_console
+
+app = typer.Typer(
+    name="ner-bilstm",
+    help="Named-entity recognition with BiLSTM-CRF taggers: train, evaluate, predict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the library's user errors into one line on stderr and exit 1; Ctrl-C into exit 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NerError as e:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted", highlight=False)
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            raise typer.Exit(0) from None
+
+    return wrapper
+
+
+def register() -> None:
+    from . import evaluate, info, predict, train
+
+    app.command("train")(user_errors(train.train))
+    app.command("evaluate")(user_errors(evaluate.evaluate))
+    app.command("predict")(user_errors(predict.predict))
+    app.command("info")(user_errors(info.info))
+
+
+register()
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): end quietly, without a traceback at exit.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)

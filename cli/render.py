@@ -1,0 +1,29 @@
+"""Shared rich consoles, colours and tables."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+PALETTE = ("bold magenta", "bold cyan", "bold green", "bold yellow", "bold blue", "bold red",
+           "bold bright_magenta", "bold bright_cyan", "bold bright_green", "bold bright_yellow")
+
+
+def label_styles(labels: list[str]) -> dict[str, str]:
+    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(sorted(labels))}
+
+
+def scores_table(scores: dict, title: str) -> Table:
+    """Per-type and micro precision/recall/F1 as a table."""
+    table = Table(title=title, caption=f"{scores['mode']}; data scheme {scores['scheme'].upper()}")
+    for name in ("type", "precision", "recall", "F1", "support"):
+        table.add_column(name, justify="left" if name == "type" else "right")
+    for label, s in scores["types"].items():
+        table.add_row(label, f"{s['precision']:.2f}", f"{s['recall']:.2f}", f"{s['f1']:.2f}", str(s["support"]))
+    m = scores["micro"]
+    table.add_section()
+    table.add_row("micro", f"{m['precision']:.2f}", f"{m['recall']:.2f}", f"[bold]{m['f1']:.2f}[/]", str(m["support"]), style="bold")
+    return table

@@ -1,0 +1,122 @@
+"""``ner-bilstm train``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ner_bilstm.config import load_config
+from ner_bilstm.training import train as run_training
+
+from .render import console, scores_table
+
+
+class TrainView:
+    """Renders training events: a progress bar per epoch and a growing table of epochs."""
+
+    def __init__(self) -> None:
+        self.live = console.is_terminal
+        self.table = Table(title="training")
+        for name in ("epoch", "loss", "dev P", "dev R", "dev F1", "lr", "sent/s", "seconds", ""):
+            self.table.add_column(name, justify="right")
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[rate]:.0f} sent/s"),
+            TimeElapsedColumn(), console=console, transient=True,
+        )
+        self.display = Live(Group(self.table, self.progress), console=console, refresh_per_second=4) if self.live else None
+        self.task = None
+        self.loss_avg = 0.0
+        self.seen = 0
+
+    def __call__(self, event: str, info: dict) -> None:
+        if event == "data":
+            console.print(
+                f"train {info['train']:,} sentences ({info['tokens']:,} tokens), dev {info['dev']:,}, test {info['test']:,}; "
+                f"scheme {info['scheme'].upper()}; types {', '.join(info['types'])}; "
+                f"{info['words']:,} words, {info['chars']:,} chars; device {info['device']}"
+            )
+            if self.display:
+                self.display.start()
+        elif event == "epoch_start":
+            if self.task is not None:
+                self.progress.remove_task(self.task)
+            self.task = self.progress.add_task("", total=info["batches"], epoch=info["epoch"], loss=0.0, rate=0.0)
+            self.loss_avg, self.seen = 0.0, 0
+            self.progress.start_task(self.task)
+        elif event == "batch":
+            self.seen += info["sentences"]
+            self.loss_avg = 0.95 * self.loss_avg + 0.05 * info["loss"] if self.loss_avg else info["loss"]
+            elapsed = self.progress.tasks[-1].elapsed or 1e-9
+            self.progress.update(self.task, advance=1, loss=self.loss_avg, rate=self.seen / elapsed)
+        elif event == "epoch_end":
+            r = info["record"]
+            row = (str(r.epoch), f"{r.loss:.3f}", f"{r.dev_precision:.2f}", f"{r.dev_recall:.2f}", f"{r.dev_f1:.2f}",
+                   f"{r.lr:.4g}", f"{r.sentences_per_second:.0f}", f"{r.seconds:.1f}", "best" if r.best else "")
+            self.table.add_row(*row)
+            if not self.live:
+                console.print(f"epoch {row[0]}: loss {row[1]}  dev P {row[2]} R {row[3]} F1 {row[4]}  "
+                              f"lr {row[5]}  {row[6]} sent/s  {row[7]} s {row[8]}")
+        elif event == "test":
+            self.close()
+            console.print(scores_table(info["scores"], "test set (best model)"))
+
+    def close(self) -> None:
+        if self.display and self.display.is_started:
+            if self.task is not None:
+                self.progress.remove_task(self.task)
+                self.task = None
+            self.display.stop()
+
+
+def train(
+    train: str = typer.Option(..., "--train", help="Training data: CoNLL file or .jsonl."),
+    dev: str = typer.Option(..., "--dev", help="Dev data, used for early stopping."),
+    output: Path = typer.Option(..., "--output", "-o", help="Model directory to write."),
+    test: str | None = typer.Option(None, "--test", help="Test data, scored with the best model."),
+    config: Path | None = typer.Option(None, "--config", help="TOML file of options; command-line options override it."),
+    head: str | None = typer.Option(None, help="crf | softmax"),
+    rnn: str | None = typer.Option(None, help="lstm | gru"),
+    layers: int | None = typer.Option(None, help="Encoder layers."),
+    hidden: int | None = typer.Option(None, help="Hidden units per direction."),
+    char: str | None = typer.Option(None, help="Character encoder: cnn | lstm | none."),
+    word_dim: int | None = typer.Option(None, help="Word embedding size."),
+    casing: bool | None = typer.Option(None, "--casing/--no-casing", help="Casing feature."),
+    dropout: float | None = typer.Option(None, help="Dropout rate."),
+    attention: bool | None = typer.Option(None, "--attention/--no-attention", help="Self-attention over the encoder."),
+    optimizer: str | None = typer.Option(None, help="sgd | adam"),
+    lr: float | None = typer.Option(None, help="Learning rate."),
+    lr_decay: float | None = typer.Option(None, help="Learning-rate decay: lr / (1 + decay * epoch)."),
+    batch_size: int | None = typer.Option(None, help="Sentences per batch."),
+    epochs: int | None = typer.Option(None, help="Maximum epochs."),
+    patience: int | None = typer.Option(None, help="Stop after this many epochs without a better dev F1."),
+    clip: float | None = typer.Option(None, help="Gradient norm clipping (0 = off)."),
+    word_dropout: float | None = typer.Option(None, help="Chance to replace a singleton word by <unk> in training."),
+    min_freq: int | None = typer.Option(None, help="Words seen fewer times are unknown."),
+    normalize_digits: bool | None = typer.Option(None, "--normalize-digits/--keep-digits", help="Map digits to 0 for word lookup."),
+    scheme: str | None = typer.Option(None, help="Input tag scheme: auto | iob1 | iob2 | bioes | bmes | bilou."),
+    train_scheme: str | None = typer.Option(None, help="Internal tag scheme: bioes | iob2."),
+    token_col: int | None = typer.Option(None, help="CoNLL token column (0-based)."),
+    tag_col: int | None = typer.Option(None, help="CoNLL tag column (-1 = last)."),
+    encoding: str | None = typer.Option(None, help="Text encoding of the data files."),
+    seed: int | None = typer.Option(None, help="Random seed (training is deterministic on CPU)."),
+    device: str | None = typer.Option(None, help="auto | cpu | cuda"),
+    threads: int | None = typer.Option(None, help="CPU threads (0 = torch default)."),
+) -> None:
+    """Train a tagger and write its model directory."""
+    options = dict(locals())
+    for key in ("train", "dev", "output", "test", "config"):
+        options.pop(key)
+    cfg = load_config(config, options)
+    view = TrainView()
+    try:
+        result = run_training(cfg, train, dev, output, test_path=test, callback=view)
+    finally:
+        view.close()
+    best = result.best_dev["micro"]
+    console.print(f"best dev F1 {best['f1']:.2f} at epoch {result.best_epoch}; {result.seconds:.0f} s; model in {result.output}")

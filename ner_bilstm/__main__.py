@@ -1,0 +1,3 @@
+from ner_bilstm_cli.main import main
+
+main()

@@ -1,0 +1,136 @@
+"""Training configuration: defaults, TOML files and command-line overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from .errors import NerError
+
+CHOICES = {
+    "head": ("crf", "softmax"),
+    "rnn": ("lstm", "gru"),
+    "char": ("cnn", "lstm", "none"),
+    "optimizer": ("sgd", "adam"),
+    "scheme": ("auto", "iob1", "iob2", "bioes", "bmes", "bilou"),
+    "train_scheme": ("bioes", "iob2"),
+    "device": ("auto", "cpu", "cuda"),
+}
+
+# Keys that shape the network (and must match when weights are loaded).
+MODEL_KEYS = (
+    "head", "rnn", "layers", "hidden", "word_dim", "char", "char_dim", "char_filters", "char_hidden",
+    "casing", "casing_dim", "dropout", "attention", "heads",
+)
+
+
+@dataclass
+class TrainConfig:
+    """Every training option. Defaults reach the CoNLL-2003 bar without tuning."""
+
+    # model
+    head: str = "crf"
+    rnn: str = "lstm"
+    layers: int = 1
+    hidden: int = 200
+    word_dim: int = 100
+    char: str = "cnn"
+    char_dim: int = 30
+    char_filters: int = 50
+    char_hidden: int = 25
+    casing: bool = True
+    casing_dim: int = 8
+    dropout: float = 0.5
+    attention: bool = False
+    heads: int = 4
+    # optimisation
+    optimizer: str = "adam"
+    lr: float = 0.002
+    lr_decay: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    epochs: int = 40
+    patience: int = 5
+    clip: float = 5.0
+    word_dropout: float = 0.5
+    seed: int = 42
+    # data
+    min_freq: int = 1
+    normalize_digits: bool = True
+    scheme: str = "auto"
+    train_scheme: str = "bioes"
+    token_col: int = 0
+    tag_col: int = -1
+    encoding: str = "utf-8"
+    max_word_chars: int = 40
+    # runtime
+    device: str = "auto"
+    threads: int = 0
+    eval_batch_size: int = 256
+
+    def model_config(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in MODEL_KEYS}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self, source: str = "configuration") -> TrainConfig:
+        for key, choices in CHOICES.items():
+            if getattr(self, key) not in choices:
+                raise NerError(f"{key} must be one of {', '.join(choices)}, not {getattr(self, key)!r}", path=source)
+        for key in ("layers", "hidden", "word_dim", "char_dim", "char_filters", "char_hidden", "casing_dim",
+                    "batch_size", "epochs", "heads", "min_freq", "max_word_chars", "eval_batch_size"):
+            if getattr(self, key) < 1:
+                raise NerError(f"{key} must be at least 1, not {getattr(self, key)}", path=source)
+        for key in ("dropout", "word_dropout"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise NerError(f"{key} must be in [0, 1), not {getattr(self, key)}", path=source)
+        if self.lr <= 0:
+            raise NerError(f"lr must be positive, not {self.lr}", path=source)
+        if self.attention and (2 * self.hidden) % self.heads:
+            raise NerError(f"heads ({self.heads}) must divide 2 * hidden ({2 * self.hidden})", path=source)
+        return self
+
+
+def _coerce(key: str, value: Any, kind: type, source: str) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not kind:
+        raise NerError(f"{key} must be a {kind.__name__}, not {value!r}", path=source)
+    return value
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Defaults, then the TOML file (flat keys, or inside [model]/[training]/[data] tables), then
+    ``overrides`` whose value is not None."""
+    kinds = {f.name: {"int": int, "float": float, "str": str, "bool": bool}[f.type] for f in fields(TrainConfig)}
+    values: dict[str, Any] = {}
+    source = str(path) if path else "configuration"
+    if path is not None:
+        try:
+            with open(path, "rb") as f:
+                raw = tomllib.load(f)
+        except FileNotFoundError:
+            raise NerError("no such file", path=str(path)) from None
+        except tomllib.TOMLDecodeError as e:
+            raise NerError(f"not valid TOML: {e}", path=str(path)) from None
+        flat: dict[str, Any] = {}
+        for key, value in raw.items():
+            if isinstance(value, dict):
+                flat.update(value)
+            else:
+                flat[key] = value
+        for key, value in flat.items():
+            key = key.replace("-", "_")
+            if key not in kinds:
+                raise NerError(f"unknown option {key!r}", path=source)
+            values[key] = _coerce(key, value, kinds[key], source)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _coerce(key, value, kinds[key], "command line")
+    return TrainConfig(**values).validate(source)

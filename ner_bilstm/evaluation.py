@@ -1,0 +1,81 @@
+"""Entity-level scores with seqeval, in the gold data's own tag scheme."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from seqeval.metrics import classification_report
+
+from .errors import NerError
+from .schemes import Span, convert, detect_scheme, spans_to_tags
+
+SEQEVAL_MODE = "seqeval default mode (conlleval-compatible, lenient chunking)"
+
+
+def _seqeval_scheme(scheme: str) -> str:
+    # seqeval reads B/I/E/S prefixes; BMES and BILOU are written as BIOES (same spans).
+    return "bioes" if scheme in ("bmes", "bilou") else scheme
+
+
+def entity_scores(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[Span]]) -> dict:
+    """Micro and per-type precision/recall/F1 (percent) of predicted spans against gold tags.
+
+    Predictions are written in the scheme detected on ``gold``, so seqeval decodes both the
+    same way the data's own scheme does. Returns ``{"micro": {...}, "types": {TYPE: {...}},
+    "scheme": ..., "mode": ...}``; each score dict has precision, recall, f1, support.
+    """
+    scheme = _seqeval_scheme(detect_scheme(gold))
+    gold_tags = [convert(g, scheme) if scheme == "bioes" else list(g) for g in gold]
+    pred_tags = [spans_to_tags(p, len(g), scheme) for p, g in zip(predicted, gold)]
+    report = classification_report(gold_tags, pred_tags, output_dict=True, zero_division=0)
+
+    def pick(d: dict) -> dict:
+        return {
+            "precision": round(100 * float(d["precision"]), 2),
+            "recall": round(100 * float(d["recall"]), 2),
+            "f1": round(100 * float(d["f1-score"]), 2),
+            "support": int(d["support"]),
+        }
+
+    types = {k: pick(v) for k, v in sorted(report.items()) if not k.endswith(" avg")}
+    micro = pick(report["micro avg"]) if "micro avg" in report else pick({"precision": 0, "recall": 0, "f1-score": 0, "support": 0})
+    return {"micro": micro, "types": types, "scheme": detect_scheme(gold), "mode": SEQEVAL_MODE}
+
+
+def evaluate_model(
+    loaded,
+    source: str,
+    *,
+    predictions_path: str | Path | None = None,
+    token_col: int = 0,
+    tag_col: int = -1,
+    encoding: str = "utf-8",
+    batch_size: int = 256,
+) -> dict:
+    """Tag the labelled ``source`` with a loaded model and score it; optionally write
+    ``token gold predicted`` CoNLL lines (predictions in the data's scheme) to ``predictions_path``."""
+    from .artifact import atomic_write
+    from .inference import Predictor
+    from .io import read_source
+
+    sentences = list(read_source(source, token_col=token_col, tag_col=tag_col, encoding=encoding))
+    if not sentences:
+        raise NerError("no sentences to evaluate", path=source)
+    predicted = Predictor(loaded, batch_size).predict(sentences)
+    gold = [s.tags for s in sentences]
+    scores = entity_scores(gold, [p.spans for p in predicted])
+    scores["sentences"] = len(sentences)
+    scores["tokens"] = sum(len(s) for s in sentences)
+    if predictions_path is not None:
+        scheme = scores["scheme"]
+
+        def write(tmp: str) -> None:
+            with open(tmp, "w", encoding="utf-8") as f:
+                for s, p in zip(sentences, predicted):
+                    for token, g, t in zip(s.tokens, s.tags, spans_to_tags(p.spans, len(s), scheme)):
+                        f.write(f"{token} {g} {t}\n")
+                    f.write("\n")
+
+        atomic_write(Path(predictions_path), write)
+    return scores

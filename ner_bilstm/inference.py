@@ -1,0 +1,133 @@
+"""Batched prediction: tags, entity spans and their probabilities."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .artifact import LoadedModel
+from .batching import EncodedCorpus, length_batches
+from .schemes import Span, parse_tag, spans_to_tags, tags_to_spans
+from .sentence import Sentence
+
+
+@dataclass
+class Entity:
+    """A predicted entity over tokens ``token_start:token_end`` with its probability."""
+
+    label: str
+    token_start: int
+    token_end: int
+    score: float
+
+
+@dataclass
+class Prediction:
+    """Tags in the model's input scheme and the entities they encode."""
+
+    tags: list[str]
+    entities: list[Entity]
+
+    @property
+    def spans(self) -> list[Span]:
+        return [Span(e.token_start, e.token_end, e.label) for e in self.entities]
+
+
+def _logsumexp(values: list[float]) -> float:
+    m = max(values)
+    if m == -math.inf:
+        return m
+    return m + math.log(sum(math.exp(v - m) for v in values))
+
+
+class _SpanScorer:
+    """Log-probability that one sentence has exactly a given entity span.
+
+    With the CRF this is exact: the probability that tokens start..end-1 carry the span's
+    tags, from forward and backward scores (and, in IOB2, that the next token does not
+    continue it). With the softmax head the same quantity under independent token
+    distributions.
+    """
+
+    def __init__(self, labels: Sequence[str], scheme: str, log_alpha, log_beta, log_z, emissions, trans, length):
+        self.stoi = {t: i for i, t in enumerate(labels)}
+        self.scheme, self.a, self.b, self.z, self.em, self.trans, self.n = scheme, log_alpha, log_beta, log_z, emissions, trans, length
+
+    def path_logprob(self, start: int, ids: list[int]) -> float:
+        if self.trans is None:  # softmax: alpha holds token log-probabilities
+            return float(sum(self.a[start + k, t] for k, t in enumerate(ids)))
+        score = self.a[start, ids[0]]
+        for k in range(1, len(ids)):
+            score += self.trans[ids[k - 1], ids[k]] + self.em[start + k, ids[k]]
+        return float(score + self.b[start + len(ids) - 1, ids[-1]] - self.z)
+
+    def __call__(self, span: Span) -> float:
+        ids = [self.stoi[t] for t in spans_to_tags([Span(0, span.end - span.start, span.label)], span.end - span.start, self.scheme)]
+        logp = self.path_logprob(span.start, ids)
+        cont = self.stoi.get(f"I-{span.label}")
+        if self.scheme == "iob2" and span.end < self.n and cont is not None:
+            # Subtract the paths where the entity runs on past span.end.
+            longer = self.path_logprob(span.start, [*ids, cont])
+            p = math.exp(logp) - math.exp(longer)
+            return math.log(max(p, 1e-12))
+        return logp
+
+
+class Predictor:
+    """Tags sentences with a loaded model, in length-sorted batches, order preserved."""
+
+    def __init__(self, loaded: LoadedModel, batch_size: int = 256):
+        self.loaded = loaded
+        self.model = loaded.model
+        self.batch_size = batch_size
+        self.labels = loaded.vocab.labels.itos
+        self.device = next(self.model.parameters()).device
+
+    @torch.inference_mode()
+    def predict(self, sentences: Sequence[Sentence]) -> list[Prediction]:
+        """One Prediction per sentence; sentences with no tokens get an empty one."""
+        results: list[Prediction | None] = [None] * len(sentences)
+        nonempty = [i for i, s in enumerate(sentences) if s.tokens]
+        for i in range(len(sentences)):
+            if not sentences[i].tokens:
+                results[i] = Prediction([], [])
+        corpus = EncodedCorpus([sentences[i] for i in nonempty], self.loaded.vocab, max_word_chars=self.loaded.max_word_chars)
+        self.model.eval()
+        for index in length_batches(corpus.lengths, self.batch_size):
+            batch = corpus.batch(index).to(self.device)
+            for row, pred in zip(index, self._predict_batch(batch)):
+                results[nonempty[row]] = pred
+        return results  # type: ignore[return-value]
+
+    def _predict_batch(self, batch) -> list[Prediction]:
+        paths, em = self.model.decode(batch)
+        crf = self.model.crf
+        if crf is not None:
+            alpha, beta, log_z = crf.forward_backward(em, batch.mask)
+            trans = crf.scores()[1].cpu().numpy()
+            alpha, beta, log_z, em_np = alpha.cpu().numpy(), beta.cpu().numpy(), log_z.cpu().numpy(), em.cpu().numpy()
+        else:
+            alpha = em.log_softmax(-1).cpu().numpy()
+            beta = log_z = em_np = trans = None
+        lengths = batch.mask.sum(1).tolist()
+        paths = paths.cpu().tolist()
+        out = []
+        for row, n in enumerate(lengths):
+            tags = [self.labels[t] for t in paths[row][:n]]
+            spans = tags_to_spans(tags)
+            if crf is not None:
+                scorer = _SpanScorer(self.labels, self.loaded.train_scheme, alpha[row], beta[row], log_z[row], em_np[row], trans, n)
+            else:
+                scorer = _SpanScorer(self.labels, self.loaded.train_scheme, alpha[row], None, None, None, None, n)
+            entities = [Entity(s.label, s.start, s.end, round(float(np.exp(scorer(s))), 4)) for s in spans]
+            out.append(Prediction(spans_to_tags(spans, n, self.loaded.input_scheme), entities))
+        return out
+
+
+def entity_types(labels: Sequence[str]) -> list[str]:
+    """The entity types a label list covers, sorted."""
+    return sorted({parse_tag(t)[1] for t in labels if t != "O"})

@@ -1,0 +1,106 @@
+"""CoNLL column files: one token per line, blank lines between sentences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TextIO
+
+from ..errors import NerError
+from ..schemes import check_tag
+from ..sentence import Sentence
+from .files import numbered_lines
+
+
+def read_conll(
+    path: str,
+    *,
+    token_col: int = 0,
+    tag_col: int = -1,
+    encoding: str = "utf-8",
+    require_tags: bool = True,
+) -> Iterator[Sentence]:
+    """Stream sentences from a CoNLL column file.
+
+    Columns are split on whitespace; every token line must have as many columns as the
+    first one. ``-DOCSTART-`` lines are skipped. A line starting with ``#`` before a
+    sentence's first token is a comment (kept in ``meta["comments"]``) unless it parses as
+    a token line. Each sentence keeps its original columns in ``meta["columns"]`` and its
+    first line number in ``meta["line"]``. With ``require_tags=False`` a one-column file
+    gives sentences without tags.
+    """
+    ncols: int | None = None
+    rows: list[list[str]] = []
+    comments: list[str] = []
+    first_line = 0
+
+    def flush() -> Sentence | None:
+        nonlocal rows, comments
+        if not rows:
+            return None
+        tokens = [r[token_col] for r in rows]
+        tags = [r[tag_col] for r in rows] if ncols and ncols > 1 else None
+        meta = {"source": path, "line": first_line, "columns": rows}
+        if comments:
+            meta["comments"] = comments
+        rows, comments = [], []
+        return Sentence(tokens=tokens, tags=tags, meta=meta)
+
+    def parses(cols: list[str]) -> bool:
+        if ncols is not None and len(cols) != ncols:
+            return False
+        if len(cols) < 2:
+            return ncols == 1
+        try:
+            check_tag(cols[tag_col])
+        except (ValueError, IndexError):
+            return False
+        return True
+
+    for lineno, line in numbered_lines(path, encoding):
+        if "\x00" in line:
+            raise NerError("NUL byte in line (binary file?)", path=path, line=lineno)
+        cols = line.split()
+        if not cols:
+            sentence = flush()
+            if sentence is not None:
+                yield sentence
+            continue
+        if cols[0] == "-DOCSTART-":
+            sentence = flush()
+            if sentence is not None:
+                yield sentence
+            continue
+        if not rows and line.startswith("#") and not parses(cols):
+            comments.append(line)
+            continue
+        if ncols is None:
+            ncols = len(cols)
+            for name, col in (("token", token_col), ("tag", tag_col)):
+                if not -ncols <= col < ncols:
+                    raise NerError(f"{name} column {col} does not exist: the line has {ncols} columns", path=path, line=lineno)
+            if ncols < 2 and require_tags:
+                raise NerError("expected a token and a tag column, found 1 column", path=path, line=lineno)
+        elif len(cols) != ncols:
+            raise NerError(f"expected {ncols} columns, found {len(cols)}: {line.strip()[:60]!r}", path=path, line=lineno)
+        if ncols > 1:
+            try:
+                check_tag(cols[tag_col])
+            except ValueError as e:
+                raise NerError(str(e), path=path, line=lineno) from None
+        if not rows:
+            first_line = lineno
+        rows.append(cols)
+    sentence = flush()
+    if sentence is not None:
+        yield sentence
+
+
+def write_conll(out: TextIO, sentences: Iterable[Sentence], extra_columns: Iterable[list[str]]) -> None:
+    """Write sentences as CoNLL, each token's original columns (or just the token) plus ``extra_columns``."""
+    for sentence, extra in zip(sentences, extra_columns):
+        for comment in sentence.meta.get("comments", []):
+            out.write(comment + "\n")
+        columns = sentence.meta.get("columns") or [[t] for t in sentence.tokens]
+        for cols, added in zip(columns, extra):
+            out.write(" ".join([*cols, added]) + "\n")
+        out.write("\n")

@@ -1,0 +1,60 @@
+"""JSON lines: ``{"tokens": [...], "tags": [...]}`` for training, ``text`` or ``tokens`` for tagging."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import NerError
+from ..schemes import check_tag
+from ..sentence import Sentence
+from .files import numbered_lines
+
+
+def parse_object(line: str) -> dict[str, Any]:
+    """Parse one JSON line that must hold an object; ValueError says what is wrong."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, found {type(obj).__name__}")
+    return obj
+
+
+def string_list(obj: dict[str, Any], key: str) -> list[str]:
+    """``obj[key]`` checked to be a list of strings."""
+    value = obj[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f'"{key}" must be a list of strings')
+    return value
+
+
+def read_jsonl_sentences(path: str, *, encoding: str = "utf-8", require_tags: bool = True) -> Iterator[Sentence]:
+    """Stream labelled sentences from a JSON-lines file; blank lines are skipped."""
+    for lineno, line in numbered_lines(path, encoding):
+        if not line.strip():
+            continue
+        try:
+            obj = parse_object(line)
+            if "tokens" not in obj:
+                raise ValueError('missing "tokens"')
+            tokens = string_list(obj, "tokens")
+            if any(not t or t.isspace() or any(c.isspace() for c in t) for t in tokens):
+                raise ValueError("tokens must be non-empty and contain no whitespace")
+            tags = None
+            if "tags" in obj:
+                tags = string_list(obj, "tags")
+                if len(tags) != len(tokens):
+                    raise ValueError(f"{len(tokens)} tokens but {len(tags)} tags")
+                for tag in tags:
+                    check_tag(tag)
+            elif require_tags:
+                raise ValueError('missing "tags"')
+        except ValueError as e:
+            raise NerError(str(e), path=path, line=lineno) from None
+        if not tokens:
+            continue
+        meta = {"source": path, "line": lineno}
+        yield Sentence(tokens=tokens, tags=tags, meta=meta)

@@ -1,0 +1,181 @@
+"""Tagging documents from files or stdin: reading input units, predicting in windows, output records.
+
+A document is one unit of input that gets one unit of output: a line of text, a JSON line, or
+a CoNLL sentence. Documents are read lazily and tagged a window at a time, so memory stays
+bounded however long the input is, and output order equals input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from .errors import NerError
+from .inference import Entity, Prediction, Predictor
+from .io.conll import read_conll
+from .io.files import numbered_lines
+from .io.jsonl import parse_object, string_list
+from .io.text import split_sentences
+from .sentence import Sentence
+
+INPUT_FORMATS = ("auto", "text", "conll", "jsonl")
+
+
+@dataclass
+class Document:
+    """One input unit. ``fields`` are the JSON object's keys, passed through to the output."""
+
+    line: int
+    sentences: list[Sentence] = field(default_factory=list)
+    text: str | None = None
+    fields: dict[str, Any] | None = None
+    error: str | None = None
+    predictions: list[Prediction] = field(default_factory=list)
+
+
+def detect_input_format(path: str, first_line: str | None) -> str:
+    """jsonl/conll/text from the file name, else from the first non-blank line."""
+    lower = path.lower()
+    if lower.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    if lower.endswith((".conll", ".iob", ".bio", ".bioes", ".tsv", ".conllu")):
+        return "conll"
+    if first_line is None:
+        return "text"
+    if first_line.lstrip().startswith("{"):
+        return "jsonl"
+    return "text"
+
+
+def _jsonl_documents(lines: Iterable[tuple[int, str]]) -> Iterator[Document]:
+    for lineno, line in lines:
+        try:
+            obj = parse_object(line)
+        except ValueError as e:
+            yield Document(lineno, error=str(e))
+            continue
+        try:
+            if "tokens" in obj:
+                tokens = string_list(obj, "tokens")
+                if any(not t or any(c.isspace() for c in t) for t in tokens):
+                    raise ValueError("tokens must be non-empty and contain no whitespace")
+                sentences = [Sentence(tokens=tokens)] if tokens else []
+                yield Document(lineno, sentences, fields=obj)
+            elif "text" in obj:
+                if not isinstance(obj["text"], str):
+                    raise ValueError('"text" must be a string')
+                yield Document(lineno, split_sentences(obj["text"]), text=obj["text"], fields=obj)
+            else:
+                raise ValueError('expected a "text" or a "tokens" field')
+        except ValueError as e:
+            yield Document(lineno, error=str(e), fields=obj)
+
+
+def read_documents(path: str, input_format: str = "auto", encoding: str = "utf-8") -> Iterator[Document]:
+    """Stream documents from ``path`` (``-`` for stdin) in ``input_format``."""
+    if input_format not in INPUT_FORMATS:
+        raise NerError(f"unknown input format {input_format!r}; choose one of {', '.join(INPUT_FORMATS)}")
+    if input_format == "conll":
+        for sentence in read_conll(path, encoding=encoding, require_tags=False):
+            yield Document(sentence.meta["line"], [sentence])
+        return
+    lines = numbered_lines(path, encoding)
+    if input_format == "auto":
+        buffered = []
+        first = None
+        for lineno, line in lines:
+            buffered.append((lineno, line))
+            if line.strip():
+                first = line
+                break
+        input_format = detect_input_format(path, first)
+        if input_format == "conll":
+            raise NerError("CoNLL input is only detected by extension; pass --input-format conll", path=path)
+        from itertools import chain
+
+        lines = chain(buffered, lines)
+    if input_format == "jsonl":
+        yield from _jsonl_documents((n, line) for n, line in lines if line.strip())
+    else:
+        for lineno, line in lines:
+            yield Document(lineno, split_sentences(line), text=line)
+
+
+def tag_documents(predictor: Predictor, documents: Iterable[Document], window: int = 1024) -> Iterator[list[Document]]:
+    """Fill in ``predictions`` ``window`` documents at a time; yields each window, in input order."""
+    documents = iter(documents)
+    while True:
+        chunk = list(islice(documents, window))
+        if not chunk:
+            return
+        predictions = iter(predictor.predict([s for d in chunk for s in d.sentences]))
+        for doc in chunk:
+            doc.predictions = [next(predictions) for _ in doc.sentences]
+        yield chunk
+
+
+def display_spans(doc: Document) -> tuple[str, list[tuple[int, int, str]]]:
+    """The document's text (tokens joined by spaces when it has none) and its entities as
+    character spans (start, end, label) into that text."""
+    if doc.text is not None:
+        return doc.text, [(e["start"], e["end"], e["label"]) for e in document_entities(doc)]
+    tokens = [t for s in doc.sentences for t in s.tokens]
+    starts, pos = [], 0
+    for token in tokens:
+        starts.append(pos)
+        pos += len(token) + 1
+    spans = [(starts[e["token_start"]], starts[e["token_end"] - 1] + len(tokens[e["token_end"] - 1]), e["label"])
+             for e in document_entities(doc)]
+    return " ".join(tokens), spans
+
+
+def document_entities(doc: Document) -> list[dict[str, Any]]:
+    """Entities of a document with document-level token indices and, when there is text,
+    character offsets (end-exclusive)."""
+    out: list[dict[str, Any]] = []
+    base = 0
+    for sentence, pred in zip(doc.sentences, doc.predictions):
+        for e in pred.entities:
+            item: dict[str, Any] = {}
+            if sentence.offsets is not None and sentence.text is not None:
+                start, end = sentence.offsets[e.token_start][0], sentence.offsets[e.token_end - 1][1]
+                item.update(text=sentence.text[start:end], label=e.label, start=start, end=end)
+            else:
+                item.update(text=" ".join(sentence.tokens[e.token_start : e.token_end]), label=e.label)
+            item.update(token_start=base + e.token_start, token_end=base + e.token_end, score=e.score)
+            out.append(item)
+        base += len(sentence.tokens)
+    return out
+
+
+def document_record(doc: Document, with_tags: bool = False) -> dict[str, Any]:
+    """The JSON object written for a document: pass-through fields plus entities (or an error)."""
+    if doc.error is not None:
+        return {"error": doc.error, "line": doc.line, **(doc.fields or {})}
+    if doc.fields is not None:
+        record: dict[str, Any] = dict(doc.fields)
+    elif doc.text is not None:
+        record = {"text": doc.text}
+    else:
+        record = {"tokens": [t for s in doc.sentences for t in s.tokens]}
+    record["entities"] = document_entities(doc)
+    if with_tags:
+        record["tokens"] = [t for s in doc.sentences for t in s.tokens]
+        record["tags"] = [t for p in doc.predictions for t in p.tags]
+    return record
+
+
+def conll_lines(doc: Document) -> Iterator[str]:
+    """CoNLL output of a document: its columns (or tokens) plus the predicted tag; a blank line after each sentence."""
+    for sentence, pred in zip(doc.sentences, doc.predictions):
+        for comment in sentence.meta.get("comments", []):
+            yield comment
+        columns = sentence.meta.get("columns") or [[t] for t in sentence.tokens]
+        for cols, tag in zip(columns, pred.tags):
+            yield " ".join([*cols, tag])
+        yield ""
+
+
+__all__ = ["Document", "Entity", "read_documents", "tag_documents", "document_record", "document_entities", "display_spans", "conll_lines"]

@@ -1,0 +1,246 @@
+"""The training loop: data preparation, optimisation, early stopping on dev F1, the model directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .artifact import HISTORY, METRICS, LoadedModel, save_model, write_json
+from .batching import EncodedCorpus, length_batches
+from .config import TrainConfig
+from .errors import NerError
+from .evaluation import entity_scores
+from .inference import Predictor
+from .io import read_source
+from .model import Tagger
+from .schemes import convert, detect_scheme, label_set, parse_tag
+from .sentence import Sentence
+from .vocab import Vocabularies
+
+Callback = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class EpochRecord:
+    """One line of history.jsonl."""
+
+    epoch: int
+    loss: float
+    dev_precision: float
+    dev_recall: float
+    dev_f1: float
+    lr: float
+    seconds: float
+    sentences_per_second: float
+    tokens_per_second: float
+    best: bool
+
+
+@dataclass
+class TrainResult:
+    """What a finished training run reports."""
+
+    output: Path
+    best_epoch: int
+    best_dev: dict[str, Any]
+    test: dict[str, Any] | None
+    history: list[EpochRecord] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def fingerprint(path: str) -> dict[str, Any]:
+    """Path and sha256 of a data file, so a model records exactly what it was trained on."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"path": str(path), "sha256": digest.hexdigest()}
+
+
+def load_sentences(path: str, config: TrainConfig, role: str) -> list[Sentence]:
+    """All labelled sentences of ``path``; an empty source is an error."""
+    sentences = list(read_source(path, token_col=config.token_col, tag_col=config.tag_col, encoding=config.encoding))
+    if not sentences:
+        raise NerError(f"the {role} set has no sentences", path=path)
+    return sentences
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise NerError("--device cuda was asked for but no CUDA device is available")
+    return torch.device(name)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    import seqeval  # noqa: F401  (version via metadata)
+
+    return {"ner_bilstm": __version__, "torch": torch.__version__, "seqeval": version("seqeval"), "python": platform.python_version()}
+
+
+def train(
+    config: TrainConfig,
+    train_path: str,
+    dev_path: str,
+    output: str | Path,
+    test_path: str | None = None,
+    callback: Callback | None = None,
+) -> TrainResult:
+    """Train a tagger and write its model directory to ``output``.
+
+    Progress goes to ``callback(event, info)`` with events ``data``, ``epoch_start``,
+    ``batch``, ``epoch_end`` and ``test``; nothing is printed.
+    """
+    emit = callback or (lambda event, info: None)
+    started = time.perf_counter()
+    output = Path(output)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    set_seed(config.seed)
+    device = resolve_device(config.device)
+
+    train_sents = load_sentences(train_path, config, "training")
+    dev_sents = load_sentences(dev_path, config, "dev")
+    test_sents = load_sentences(test_path, config, "test") if test_path else None
+
+    scheme = detect_scheme(s.tags for s in train_sents) if config.scheme == "auto" else config.scheme
+    train_tags = [convert(s.tags, config.train_scheme) for s in train_sents]
+    types = sorted({parse_tag(t)[1] for tags in train_tags for t in tags if t != "O"})
+    if not types:
+        raise NerError("the training set has no entities", path=train_path)
+    labels = label_set(types, config.train_scheme)
+    vocab = Vocabularies.build(
+        ((s.tokens, s.tags) for s in train_sents), labels, min_freq=config.min_freq, normalize_digits=config.normalize_digits
+    )
+    train_data = EncodedCorpus(train_sents, vocab, train_tags, config.max_word_chars)
+    dev_gold = [s.tags for s in dev_sents]
+    emit("data", {
+        "train": len(train_sents), "dev": len(dev_sents), "test": len(test_sents) if test_sents else 0,
+        "tokens": sum(train_data.lengths), "scheme": scheme, "types": types, "words": len(vocab.words),
+        "chars": len(vocab.chars), "device": str(device),
+    })
+
+    model = Tagger(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme).to(device)
+    if config.optimizer == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+    singleton = torch.zeros(len(vocab.words), dtype=torch.bool)
+    for word, count in vocab.word_counts.items():
+        if count == 1:
+            singleton[vocab.words.stoi[word]] = True
+    singleton = singleton.to(device)
+
+    model_record = {
+        "model": config.model_config(),
+        "training": config.to_dict(),
+        "labels": labels,
+        "entity_types": types,
+        "input_scheme": scheme,
+        "train_scheme": config.train_scheme,
+        "versions": _versions(),
+        "data": {"train": fingerprint(train_path), "dev": fingerprint(dev_path), **({"test": fingerprint(test_path)} if test_path else {})},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    output.mkdir(parents=True, exist_ok=True)
+    history_path = output / HISTORY
+    history_path.write_text("")
+    loaded = LoadedModel(model, vocab, model_record)
+    predictor = Predictor(loaded, config.eval_batch_size)
+
+    generator = torch.Generator().manual_seed(config.seed)
+    history: list[EpochRecord] = []
+    best_f1, best_epoch, best_dev, bad_epochs = -1.0, 0, {}, 0
+    for epoch in range(1, config.epochs + 1):
+        lr = config.lr / (1 + config.lr_decay * (epoch - 1))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batches = length_batches(train_data.lengths, config.batch_size, generator)
+        emit("epoch_start", {"epoch": epoch, "batches": len(batches), "sentences": len(train_data)})
+        model.train()
+        t0 = time.perf_counter()
+        total_loss, n_sent, n_tok = 0.0, 0, 0
+        for index in batches:
+            batch = train_data.batch(index).to(device)
+            if config.word_dropout > 0:
+                drop = singleton[batch.words] & (torch.rand(batch.words.shape, device=device) < config.word_dropout)
+                batch.words = batch.words.masked_fill(drop, 1)
+            loss = model.loss(batch)
+            if not math.isfinite(loss.item()):
+                raise NerError(f"training diverged (loss {loss.item()}) in epoch {epoch}; lower --lr")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimizer.step()
+            rows, toks = len(index), int(batch.mask.sum())
+            total_loss += loss.item() * rows
+            n_sent += rows
+            n_tok += toks
+            emit("batch", {"loss": loss.item(), "sentences": rows, "tokens": toks})
+        train_seconds = time.perf_counter() - t0
+
+        dev_pred = predictor.predict(dev_sents)
+        scores = entity_scores(dev_gold, [p.spans for p in dev_pred])
+        micro = scores["micro"]
+        improved = micro["f1"] > best_f1
+        if improved:
+            best_f1, best_epoch, best_dev, bad_epochs = micro["f1"], epoch, scores, 0
+            save_model(output, model, vocab, model_record)
+        else:
+            bad_epochs += 1
+        record = EpochRecord(
+            epoch, round(total_loss / n_sent, 4), micro["precision"], micro["recall"], micro["f1"], lr,
+            round(time.perf_counter() - t0, 2), round(n_sent / train_seconds, 1), round(n_tok / train_seconds, 1), improved,
+        )
+        history.append(record)
+        with open(history_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record.__dict__) + "\n")
+        emit("epoch_end", {"record": record})
+        if bad_epochs >= config.patience:
+            break
+
+    from .artifact import load_model
+
+    best = load_model(output, device=str(device))
+    test_scores = None
+    if test_sents is not None:
+        test_pred = Predictor(best, config.eval_batch_size).predict(test_sents)
+        test_scores = entity_scores([s.tags for s in test_sents], [p.spans for p in test_pred])
+        emit("test", {"scores": test_scores})
+    seconds = round(time.perf_counter() - started, 1)
+    write_json(output / METRICS, {
+        "best_epoch": best_epoch, "epochs_run": len(history), "dev": best_dev, "test": test_scores, "seconds": seconds,
+    })
+    return TrainResult(output, best_epoch, best_dev, test_scores, history, seconds)
+
+
+def tag_sequences(sentences: Sequence[Sentence]) -> list[list[str]]:
+    return [s.tags or [] for s in sentences]

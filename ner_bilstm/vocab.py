@@ -1,0 +1,130 @@
+"""Word, character and label vocabularies."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+PAD, UNK = "<pad>", "<unk>"
+_DIGIT = re.compile(r"\d")
+
+# Casing classes (index 0 is padding), after Reimers & Gurevych (2017).
+CASINGS = ("<pad>", "numeric", "mainly_numeric", "lower", "upper", "title", "has_digit", "other")
+
+
+def casing(token: str) -> int:
+    """Index into CASINGS describing the shape of ``token``."""
+    digits = sum(c.isdigit() for c in token)
+    if token.isdigit():
+        return 1
+    if digits / max(len(token), 1) > 0.5:
+        return 2
+    if token.islower():
+        return 3
+    if token.isupper():
+        return 4
+    if token[:1].isupper():
+        return 5
+    if digits:
+        return 6
+    return 7
+
+
+class Vocab:
+    """A string <-> index map. Index 0 is padding and 1 the unknown entry when ``specials``."""
+
+    def __init__(self, itos: Sequence[str]):
+        self.itos = list(itos)
+        self.stoi = {s: i for i, s in enumerate(self.itos)}
+        if len(self.stoi) != len(self.itos):
+            raise ValueError("vocabulary has duplicate entries")
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, s: str) -> bool:
+        return s in self.stoi
+
+    def get(self, s: str, default: int = 1) -> int:
+        return self.stoi.get(s, default)
+
+    @classmethod
+    def build(cls, counts: Counter, min_freq: int = 1, specials: Sequence[str] = (PAD, UNK)) -> Vocab:
+        """Entries seen at least ``min_freq`` times, most frequent first (ties alphabetical)."""
+        kept = sorted((s for s, c in counts.items() if c >= min_freq and s not in specials), key=lambda s: (-counts[s], s))
+        return cls([*specials, *kept])
+
+
+@dataclass
+class Vocabularies:
+    """Everything that maps strings to model inputs and outputs."""
+
+    words: Vocab
+    chars: Vocab
+    labels: Vocab
+    word_counts: dict[str, int]
+    normalize_digits: bool = True
+
+    def word_key(self, token: str) -> str:
+        return _DIGIT.sub("0", token) if self.normalize_digits else token
+
+    def word_id(self, token: str) -> int:
+        """Exact (digit-normalised) lookup, then lower-cased, then the unknown word."""
+        key = self.word_key(token)
+        i = self.words.stoi.get(key)
+        if i is None:
+            i = self.words.stoi.get(key.lower(), 1)
+        return i
+
+    def char_ids(self, token: str) -> list[int]:
+        get = self.chars.stoi.get
+        return [get(c, 1) for c in token]
+
+    @classmethod
+    def build(
+        cls,
+        sentences: Iterable[tuple[Sequence[str], Sequence[str]]],
+        labels: Sequence[str],
+        *,
+        min_freq: int = 1,
+        char_min_freq: int = 1,
+        normalize_digits: bool = True,
+    ) -> Vocabularies:
+        """Count words and characters of (tokens, tags) pairs; ``labels`` is the full tag set."""
+        words: Counter = Counter()
+        chars: Counter = Counter()
+        for tokens, _ in sentences:
+            for token in tokens:
+                words[_DIGIT.sub("0", token) if normalize_digits else token] += 1
+                chars.update(token)
+        vocab = cls(
+            words=Vocab.build(words, min_freq),
+            chars=Vocab.build(chars, char_min_freq),
+            labels=Vocab(labels),
+            word_counts={},
+            normalize_digits=normalize_digits,
+        )
+        vocab.word_counts = {w: words[w] for w in vocab.words.itos[2:]}
+        return vocab
+
+    def to_dict(self) -> dict:
+        return {
+            "words": self.words.itos,
+            "word_counts": [self.word_counts.get(w, 0) for w in self.words.itos],
+            "chars": self.chars.itos,
+            "labels": self.labels.itos,
+            "normalize_digits": self.normalize_digits,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Vocabularies:
+        words = Vocab(d["words"])
+        return cls(
+            words=words,
+            chars=Vocab(d["chars"]),
+            labels=Vocab(d["labels"]),
+            word_counts={w: c for w, c in zip(words.itos, d["word_counts"]) if c},
+            normalize_digits=bool(d["normalize_digits"]),
+        )

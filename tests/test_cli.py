@@ -1,0 +1,149 @@
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from ner_bilstm_cli.main import app
+
+runner = CliRunner()
+
+
+def run(*args: str, input: str | None = None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+def test_train_evaluate_predict_info_end_to_end(corpus, tmp_path):
+    out = tmp_path / "model"
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text('[model]\nhidden = 32\nword_dim = 24\nchar_filters = 16\n[training]\nepochs = 3\nbatch_size = 8\nlr = 0.01\n')
+    r = run("train", "--train", corpus["train"], "--dev", corpus["dev"], "--test", corpus["test"], "--output", out,
+            "--config", cfg, "--epochs", "2", "--seed", "3")
+    assert r.exit_code == 0, r.output
+    assert "epoch 2" in r.output and "micro" in r.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["training"]["epochs"] == 2  # command line beats the TOML file
+    assert config["model"]["hidden"] == 32  # the TOML file beats the defaults
+    assert config["input_scheme"] == "iob2" and config["train_scheme"] == "bioes"
+    assert len(config["data"]["train"]["sha256"]) == 64
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert {"loss", "dev_f1", "lr", "seconds"} <= set(history[0])
+
+    r = run("evaluate", "--model", out, corpus["test"], "--format", "json", "--predictions", tmp_path / "pred.conll")
+    assert r.exit_code == 0, r.output
+    scores = json.loads(r.output)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert scores["micro"]["f1"] == metrics["test"]["micro"]["f1"]
+    assert set(scores["types"]) == {"PER", "ORG", "LOC", "MISC"}
+    assert "conlleval" in scores["mode"]
+    lines = [ln.split() for ln in (tmp_path / "pred.conll").read_text().splitlines() if ln]
+    assert all(len(cols) == 3 for cols in lines)
+
+    r = run("evaluate", "--model", out, corpus["test"])
+    assert r.exit_code == 0 and "micro" in r.output and "conlleval" in r.output
+
+    r = run("info", "--model", out)
+    assert r.exit_code == 0 and "BIOES" in r.output and "parameters" in r.output
+
+
+def test_predict_jsonl_text_and_tokens(tiny_model):
+    lines = [
+        json.dumps({"id": "doc-1", "text": "Anna Berg visited Paris on Monday. Officials in Tokyo praised John Smith.", "meta": {"k": [1, "é"]}}),
+        json.dumps({"id": 2, "tokens": ["Maria", "Lopez", "joined", "Acme", "Corp", "."]}),
+        json.dumps({"text": ""}),
+    ]
+    r = run("predict", "--model", tiny_model, "--with-tags", input="\n".join(lines) + "\n")
+    assert r.exit_code == 0, r.output
+    out = [json.loads(x) for x in r.output.splitlines()]
+    assert len(out) == 3
+    first = out[0]
+    assert first["id"] == "doc-1" and first["meta"] == {"k": [1, "é"]}
+    for e in first["entities"]:
+        assert first["text"][e["start"] : e["end"]] == e["text"]
+        assert 0 < e["score"] <= 1
+    assert {"Anna Berg", "Paris"} <= {e["text"] for e in first["entities"]}
+    assert len(first["tokens"]) == len(first["tags"])
+    second = out[1]
+    assert second["id"] == 2 and "start" not in (second["entities"] or [{}])[0]
+    assert out[2]["entities"] == []
+
+
+def test_predict_bad_json_lines_give_error_records_or_fail_with_strict(tiny_model):
+    body = '{"text": "Anna Berg"}\n[1,2]\n{"nope": 1, "id": 9}\nnot json\n{"tokens": "x"}\n'
+    r = run("predict", "--model", tiny_model, "--input-format", "jsonl", input=body)
+    assert r.exit_code == 0
+    out = [json.loads(x) for x in r.output.splitlines()]
+    assert len(out) == 5 and "entities" in out[0]
+    assert [o.get("line") for o in out[1:]] == [2, 3, 4, 5]
+    assert out[2]["id"] == 9 and "error" in out[2]
+    r = run("predict", "--model", tiny_model, "--input-format", "jsonl", "--strict", input=body)
+    assert r.exit_code == 1
+    assert "-:2: expected a JSON object" in r.output
+
+
+def test_predict_text_conll_and_pretty(tiny_model, corpus, tmp_path):
+    text = tmp_path / "doc.txt"
+    text.write_text("Peter Blackburn visited Berlin.\n\nReuters reported it.\n")
+    r = run("predict", "--model", tiny_model, text, "--output-format", "jsonl")
+    out = [json.loads(x) for x in r.output.splitlines()]
+    assert len(out) == 3 and out[1] == {"text": "", "entities": []}
+    r = run("predict", "--model", tiny_model, text, "--output-format", "pretty")
+    assert r.exit_code == 0 and "Peter Blackburn visited Berlin." in r.output and "entities:" in r.output
+    r = run("predict", "--model", tiny_model, corpus["test"], "--input-format", "conll", "--output-format", "conll",
+            "--output", tmp_path / "o.conll")
+    assert r.exit_code == 0, r.output
+    rows = [ln.split() for ln in (tmp_path / "o.conll").read_text().splitlines() if ln]
+    source = [ln.split() for ln in corpus["test"].read_text().splitlines() if ln]
+    assert [r[:2] for r in rows] == source and all(len(r) == 3 for r in rows)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d / "missing.txt", "no such file"),
+        (lambda d: (d / "cols.txt").write_text("a B-PER\nb O x\n") and d / "cols.txt", "cols.txt:2: expected 2 columns"),
+        (lambda d: (d / "tag.txt").write_text("a B-PER\nb FOO\n") and d / "tag.txt", "tag.txt:2: tag 'FOO' is not valid"),
+        (lambda d: (d / "x.jsonl").write_text('{"tokens": ["a"], "tags": ["O"]}\n"str"\n') and d / "x.jsonl",
+         "x.jsonl:2: expected a JSON object"),
+    ],
+)
+def test_bad_training_input_is_one_line_and_exit_1(corpus, tmp_path, make, message):
+    bad = make(tmp_path)
+    r = run("train", "--train", bad, "--dev", corpus["dev"], "--output", tmp_path / "m", "--epochs", "1")
+    assert r.exit_code == 1
+    assert message in r.output
+    assert "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_broken_model_directories(tiny_model, corpus, tmp_path):
+    for name in ("config.json", "vocab.json", "model.safetensors"):
+        broken = tmp_path / name
+        shutil.copytree(tiny_model, broken)
+        (broken / name).unlink()
+        r = run("evaluate", "--model", broken, corpus["test"])
+        assert r.exit_code == 1 and f"missing {name}" in r.output, r.output
+    pickled = tmp_path / "pickled"
+    shutil.copytree(tiny_model, pickled)
+    import torch
+
+    torch.save({"x": torch.zeros(2)}, pickled / "model.safetensors")
+    r = run("predict", "--model", pickled, input="hello\n")
+    assert r.exit_code == 1 and "not a valid safetensors file" in r.output
+    r = run("info", "--model", tmp_path / "nowhere")
+    assert r.exit_code == 1 and "model directory not found" in r.output
+
+
+def test_console_script_and_module_entry_point(tiny_model):
+    exe = shutil.which("ner-bilstm", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert exe, "console script not installed"
+    p = subprocess.run([exe, "predict", "--model", str(tiny_model)], input="Anna Berg visited Paris.\n",
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["text"] == "Anna Berg visited Paris."
+    p = subprocess.run([sys.executable, "-m", "ner_bilstm", "info", "--model", str(tiny_model / "nope")],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1 and "model directory not found" in p.stderr and "Traceback" not in p.stderr

@@ -1,0 +1,143 @@
+import itertools
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ner_bilstm import schemes
+from ner_bilstm.modules.crf import CRF, viterbi
+
+
+def random_crf(num_tags: int, seed: int, allowed=None) -> CRF:
+    g = torch.Generator().manual_seed(seed)
+    crf = CRF(num_tags, allowed)
+    with torch.no_grad():
+        for p in crf.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+    return crf
+
+
+def all_paths(crf: CRF, emissions: torch.Tensor, length: int):
+    """Every tag sequence of ``length`` with its unnormalised score (forbidden moves included)."""
+    one = torch.ones(1, length, dtype=torch.bool)
+    for path in itertools.product(range(crf.num_tags), repeat=length):
+        tags = torch.tensor([path])
+        yield path, crf.path_score(emissions[:, :length], tags, one).item()
+
+
+cases = st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(0, 10_000))
+
+
+@settings(max_examples=40, deadline=None)
+@given(cases)
+def test_log_partition_and_viterbi_match_brute_force(case):
+    num_tags, time, batch, seed = case
+    crf = random_crf(num_tags, seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    emissions = torch.randn(batch, time, num_tags, generator=g)
+    lengths = torch.randint(1, time + 1, (batch,), generator=g)
+    lengths[0] = time
+    mask = torch.arange(time).unsqueeze(0) < lengths.unsqueeze(1)
+    log_z = crf.log_partition(emissions, mask)
+    paths, logp = crf.decode(emissions, mask)
+    for b in range(batch):
+        n = int(lengths[b])
+        scored = list(all_paths(crf, emissions[b : b + 1], n))
+        brute = torch.logsumexp(torch.tensor([s for _, s in scored]), 0)
+        assert torch.allclose(log_z[b], brute, atol=1e-4)
+        best_path, best_score = max(scored, key=lambda x: x[1])
+        assert tuple(paths[b, :n].tolist()) == best_path
+        assert paths[b, n:].eq(0).all()
+        assert abs(logp[b].item() - (best_score - brute.item())) < 1e-4
+
+
+@settings(max_examples=30, deadline=None)
+@given(cases)
+def test_marginals_match_brute_force_and_sum_to_one(case):
+    num_tags, time, _, seed = case
+    crf = random_crf(num_tags, seed)
+    emissions = torch.randn(1, time, num_tags, generator=torch.Generator().manual_seed(seed))
+    mask = torch.ones(1, time, dtype=torch.bool)
+    alpha, beta, log_z = crf.forward_backward(emissions, mask)
+    marginals = (alpha + beta - log_z[:, None, None]).exp()[0]
+    assert torch.allclose(marginals.sum(-1), torch.ones(time), atol=1e-5)
+    brute = torch.zeros(time, num_tags)
+    scored = list(all_paths(crf, emissions, time))
+    z = torch.logsumexp(torch.tensor([s for _, s in scored]), 0)
+    for path, s in scored:
+        for t, tag in enumerate(path):
+            brute[t, tag] += torch.exp(torch.tensor(s) - z)
+    assert torch.allclose(marginals, brute, atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 8), st.integers(0, 10_000), st.sampled_from(["bioes", "iob2"]))
+def test_constrained_decoding_never_emits_an_invalid_sequence(time, seed, scheme):
+    labels = schemes.label_set(["A", "B"], scheme)
+    crf = random_crf(len(labels), seed, schemes.allowed_transitions(labels, scheme))
+    g = torch.Generator().manual_seed(seed)
+    emissions = torch.randn(6, time, len(labels), generator=g) * 10
+    lengths = torch.randint(1, time + 1, (6,), generator=g)
+    mask = torch.arange(time).unsqueeze(0) < lengths.unsqueeze(1)
+    mask[:, 0] = True
+    paths, _ = crf.decode(emissions, mask)
+    for b in range(6):
+        tags = [labels[i] for i in paths[b, : int(mask[b].sum())].tolist()]
+        assert schemes.is_valid(tags, scheme), tags
+
+
+def test_constrained_nll_gives_invalid_paths_no_mass():
+    labels = schemes.label_set(["A"], "bioes")
+    crf = random_crf(len(labels), 0, schemes.allowed_transitions(labels, "bioes"))
+    emissions = torch.randn(1, 3, len(labels))
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    valid = [p for p in itertools.product(range(len(labels)), repeat=3) if schemes.is_valid([labels[i] for i in p], "bioes")]
+    total = sum(torch.exp(-crf.nll(emissions, torch.tensor([p]), mask)).item() for p in valid)
+    assert abs(total - 1.0) < 1e-4
+
+
+def test_length_one_sequences_and_padding():
+    crf = random_crf(3, 1)
+    emissions = torch.randn(3, 5, 3)
+    mask = torch.tensor([[1, 0, 0, 0, 0], [1, 1, 1, 1, 1], [1, 1, 0, 0, 0]], dtype=torch.bool)
+    nll = crf.nll(emissions, torch.zeros(3, 5, dtype=torch.long), mask)
+    for b in range(3):
+        n = int(mask[b].sum())
+        alone = crf.nll(emissions[b : b + 1, :n], torch.zeros(1, n, dtype=torch.long), mask[b : b + 1, :n])
+        assert torch.allclose(nll[b], alone[0], atol=1e-5)
+    nll.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in crf.parameters())
+
+
+def test_vectorised_backtrace_matches_a_reference_loop():
+    g = torch.Generator().manual_seed(3)
+    emissions, trans = torch.randn(16, 9, 5, generator=g), torch.randn(5, 5, generator=g)
+    start, end = torch.randn(5, generator=g), torch.randn(5, generator=g)
+    lengths = torch.randint(1, 10, (16,), generator=g)
+    mask = torch.arange(9).unsqueeze(0) < lengths.unsqueeze(1)
+    paths, _ = viterbi(emissions, mask, start, trans, end)
+    for b in range(16):
+        n = int(lengths[b])
+        score, pointers = start + emissions[b, 0], []
+        for t in range(1, n):
+            best, idx = (score.unsqueeze(1) + trans).max(0)
+            pointers.append(idx)
+            score = best + emissions[b, t]
+        tag = int((score + end).argmax())
+        ref = [tag]
+        for idx in reversed(pointers):
+            tag = int(idx[tag])
+            ref.append(tag)
+        assert paths[b, :n].tolist() == ref[::-1]
+
+
+def test_bad_inputs_are_rejected_up_front():
+    crf = CRF(3)
+    import pytest
+
+    with pytest.raises(ValueError, match="emissions"):
+        crf.decode(torch.randn(2, 4, 5), torch.ones(2, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="mask"):
+        crf.decode(torch.randn(2, 4, 3), torch.ones(2, 4))
+    with pytest.raises(ValueError, match="mask\\[:, 0\\]"):
+        crf.decode(torch.randn(2, 4, 3), torch.zeros(2, 4, dtype=torch.bool))

@@ -1,0 +1,108 @@
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from ner_bilstm.artifact import load_model
+from ner_bilstm.config import load_config
+from ner_bilstm.inference import Predictor
+from ner_bilstm.io import read_source
+from ner_bilstm.modules.encoder import BiRNNLayer, reverse_padded
+from ner_bilstm.sentence import Sentence
+from ner_bilstm.training import train
+
+from .conftest import TINY
+
+
+def test_reverse_padded():
+    x = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]])
+    assert reverse_padded(x, torch.tensor([3, 2])).tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
+
+
+def test_birnn_layer_equals_a_packed_bidirectional_lstm():
+    torch.manual_seed(0)
+    layer = BiRNNLayer(5, 4)
+    ref = nn.LSTM(5, 4, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for suffix, rnn in (("", layer.fwd), ("_reverse", layer.bwd)):
+            for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+                getattr(ref, name + suffix).copy_(getattr(rnn, name))
+    x = torch.randn(3, 6, 5)
+    lengths = torch.tensor([6, 2, 4])
+    packed, _ = ref(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    expected, _ = pad_packed_sequence(packed, batch_first=True)
+    got = layer(x, lengths)
+    mask = (torch.arange(6).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(2)
+    assert torch.allclose(got * mask, expected * mask, atol=1e-6)
+    full = torch.tensor([6, 6, 6])
+    assert torch.allclose(layer(x, full, equal_lengths=True), layer(x, full), atol=1e-6)
+
+
+def test_a_sentence_gets_the_same_result_alone_and_in_any_batch(tiny_model, corpus):
+    loaded = load_model(tiny_model)
+    sents = list(read_source(str(corpus["test"])))
+    target = max(sents, key=len)
+    mixed = [Sentence(["x"]), target, *sents[:20], Sentence(target.tokens[:2])]
+    alone = Predictor(loaded, batch_size=1).predict([target])[0]
+    for batch_size in (3, 7, 64):
+        inside = Predictor(loaded, batch_size=batch_size).predict(mixed)[1]
+        assert inside.tags == alone.tags
+        assert [(e.label, e.token_start, e.token_end) for e in inside.entities] == [
+            (e.label, e.token_start, e.token_end) for e in alone.entities
+        ]
+        for a, b in zip(inside.entities, alone.entities):
+            assert abs(a.score - b.score) < 1e-3
+
+
+def test_attention_and_gru_and_softmax_variants_are_batch_independent(corpus, tmp_path):
+    cfg = load_config(overrides={**TINY, "epochs": 1, "attention": True, "rnn": "gru", "head": "softmax", "char": "lstm",
+                                 "heads": 2})
+    train(cfg, str(corpus["train"]), str(corpus["dev"]), tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    sents = list(read_source(str(corpus["dev"])))
+    together = Predictor(loaded, batch_size=64).predict(sents)
+    for s, p in zip(sents[:10], together[:10]):
+        alone = Predictor(loaded, batch_size=1).predict([s])[0]
+        assert alone.tags == p.tags
+        assert all(abs(a.score - b.score) < 1e-3 for a, b in zip(alone.entities, p.entities))
+        assert all(0.0 <= e.score <= 1.0 for e in p.entities)
+
+
+def test_model_directory_round_trip_predicts_exactly_the_same(corpus, tmp_path):
+    cfg = load_config(overrides={**TINY, "epochs": 2})
+    trained: dict = {}
+
+    def grab(event, info):
+        if event == "data":
+            trained["seen"] = True
+
+    train(cfg, str(corpus["train"]), str(corpus["dev"]), tmp_path / "m", callback=grab)
+    loaded = load_model(tmp_path / "m")
+    sents = list(read_source(str(corpus["test"])))
+    again = load_model(tmp_path / "m")
+    first = Predictor(loaded).predict(sents)
+    second = Predictor(again).predict(sents)
+    assert [p.tags for p in first] == [p.tags for p in second]
+    assert [[e.score for e in p.entities] for p in first] == [[e.score for e in p.entities] for p in second]
+    for name, tensor in loaded.model.state_dict().items():
+        assert torch.equal(tensor, again.model.state_dict()[name])
+    assert sorted(f.name for f in (tmp_path / "m").iterdir()) == [
+        "config.json", "history.jsonl", "metrics.json", "model.safetensors", "vocab.json"]
+
+
+def test_training_is_deterministic_with_a_seed(corpus, tmp_path):
+    cfg = load_config(overrides={**TINY, "epochs": 2})
+    a = train(cfg, str(corpus["train"]), str(corpus["dev"]), tmp_path / "a")
+    b = train(cfg, str(corpus["train"]), str(corpus["dev"]), tmp_path / "b")
+    assert [r.loss for r in a.history] == [r.loss for r in b.history]
+    sa, sb = load_model(tmp_path / "a").model.state_dict(), load_model(tmp_path / "b").model.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    c = train(load_config(overrides={**TINY, "epochs": 2, "seed": 8}), str(corpus["train"]), str(corpus["dev"]), tmp_path / "c")
+    assert [r.loss for r in c.history] != [r.loss for r in a.history]
+
+
+def test_tiny_model_learns(tiny_model):
+    import json
+
+    metrics = json.loads((tiny_model / "metrics.json").read_text())
+    assert metrics["dev"]["micro"]["f1"] > 60
+    assert metrics["test"]["micro"]["f1"] > 60
