@@ -24,9 +24,14 @@ def _pretty(doc: Document, styles: dict[str, str]) -> Text:
     if doc.error is not None:
         return Text(f"line {doc.line}: {doc.error}", style="red")
     text, spans = display_spans(doc)
-    out = Text(text)
+    out, pos = Text(), 0
     for start, end, label in spans:
-        out.stylize(f"{styles.get(label, 'bold')} underline", start, end)
+        style = styles.get(label, "bold")
+        out.append(text[pos:start])
+        out.append(text[start:end], style=f"{style} underline")
+        out.append(f"[{label}]", style=f"{style} dim")
+        pos = end
+    out.append(text[pos:])
     return out
 
 
@@ -36,7 +41,7 @@ def _write(doc: Document, fmt: str, out, with_tags: bool, styles: dict[str, str]
     elif fmt == "conll":
         out.write("".join(line + "\n" for line in conll_lines(doc)))
     elif out is sys.stdout:
-        console.print(_pretty(doc, styles))
+        console.print(_pretty(doc, styles), soft_wrap=True)
     else:
         out.write(_pretty(doc, styles).plain + "\n")
 
@@ -45,7 +50,7 @@ def predict(
     files: list[str] | None = typer.Argument(None, help="Files to tag; none or '-' reads stdin."),
     model: Path = typer.Option(..., "--model", "-m", help="Model directory."),
     input_format: str = typer.Option("auto", "--input-format", help="auto | text | conll | jsonl"),
-    output_format: str | None = typer.Option(None, "--output-format", help="jsonl | conll | pretty (default: pretty on a terminal, else jsonl)"),
+    output_format: str | None = typer.Option(None, "--output-format", help="jsonl | conll | pretty (default: pretty on a terminal)"),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     with_tags: bool = typer.Option(False, "--with-tags", help="Add tokens and tags to JSON output."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad input line (exit 1) instead of writing an error record."),

@@ -107,7 +107,8 @@ def load_model(directory: str | Path, device: str = "cpu") -> LoadedModel:
     cpath, vpath, wpath = directory / CONFIG, directory / VOCAB, directory / WEIGHTS
     version = _require(config, "format_version", int, cpath)
     if version > FORMAT_VERSION:
-        raise NerError(f"model format {version} is newer than this ner-bilstm reads ({FORMAT_VERSION}); upgrade ner-bilstm", path=str(cpath))
+        raise NerError(f"model format {version} is newer than this ner-bilstm reads ({FORMAT_VERSION}); upgrade ner-bilstm",
+                       path=str(cpath))
     model_cfg = _require(config, "model", dict, cpath)
     for key in MODEL_KEYS:
         _require(model_cfg, key, (int, float, str, bool), cpath)
@@ -138,7 +139,8 @@ def load_model(directory: str | Path, device: str = "cpu") -> LoadedModel:
         raise NerError(f"weights do not match the configuration (missing {missing[:3]}, unexpected {extra[:3]})", path=str(wpath))
     for key, tensor in state.items():
         if tensor.shape != expected[key].shape:
-            raise NerError(f"weight {key} has shape {tuple(tensor.shape)}, the configuration needs {tuple(expected[key].shape)}", path=str(wpath))
+            need = tuple(expected[key].shape)
+            raise NerError(f"weight {key} has shape {tuple(tensor.shape)}, the configuration needs {need}", path=str(wpath))
     model.load_state_dict(state)
     model.to(torch.device(device)).eval()
     return LoadedModel(model, vocab, config)

@@ -4,9 +4,8 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
-
 from ner_bilstm_cli.main import app
+from typer.testing import CliRunner
 
 runner = CliRunner()
 
@@ -51,7 +50,8 @@ def test_train_evaluate_predict_info_end_to_end(corpus, tmp_path):
 
 def test_predict_jsonl_text_and_tokens(tiny_model):
     lines = [
-        json.dumps({"id": "doc-1", "text": "Anna Berg visited Paris on Monday. Officials in Tokyo praised John Smith.", "meta": {"k": [1, "é"]}}),
+        json.dumps({"id": "doc-1", "text": "Anna Berg visited Paris on Monday. Officials in Tokyo praised John Smith.",
+                    "meta": {"k": [1, "é"]}}),
         json.dumps({"id": 2, "tokens": ["Maria", "Lopez", "joined", "Acme", "Corp", "."]}),
         json.dumps({"text": ""}),
     ]

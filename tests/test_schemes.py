@@ -88,6 +88,6 @@ def test_allowed_transitions_accept_exactly_the_valid_bigrams(scheme):
         for j, b in enumerate(labels):
             # A bigram is allowed iff it occurs inside some valid sequence.
             occurs = any(
-                schemes.is_valid(seq, scheme) for seq in ([a, b], [a, b, "O"]) + tuple(([x, a, b, y] for x in labels for y in labels))
+                schemes.is_valid(seq, scheme) for seq in ([a, b], [a, b, "O"]) + tuple([x, a, b, y] for x in labels for y in labels)
             )
             assert bool(trans[i, j]) == occurs, (a, b)
