@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .batching import Batch
 from .modules import CRF, CharCNN, CharLSTM, SentenceEncoder, viterbi
@@ -58,7 +59,8 @@ class Tagger(nn.Module):
         parts = [self.word_embed(batch.words)]
         if self.char_encoder is not None:
             per_type = self.char_encoder(batch.chars, batch.char_lengths)
-            parts.append(per_type[batch.type_index])
+            # F.embedding, not per_type[index]: its backward is deterministic on CPU.
+            parts.append(F.embedding(batch.type_index, per_type))
         if self.casing_embed is not None:
             parts.append(self.casing_embed(batch.casing))
         x = self.dropout(torch.cat(parts, dim=2))

@@ -8,7 +8,7 @@ import math
 import platform
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from . import __version__
-from .artifact import HISTORY, METRICS, LoadedModel, save_model, write_json
+from .artifact import HISTORY, METRICS, LoadedModel, load_model, save_model, write_json
 from .batching import EncodedCorpus, length_batches
 from .config import TrainConfig
 from .errors import NerError
@@ -98,8 +98,6 @@ def resolve_device(name: str) -> torch.device:
 
 def _versions() -> dict[str, str]:
     from importlib.metadata import version
-
-    import seqeval  # noqa: F401  (version via metadata)
 
     return {"ner_bilstm": __version__, "torch": torch.__version__, "seqeval": version("seqeval"), "python": platform.python_version()}
 
@@ -227,8 +225,6 @@ def train(
         if bad_epochs >= config.patience:
             break
 
-    from .artifact import load_model
-
     best = load_model(output, device=str(device))
     test_scores = None
     if test_sents is not None:
@@ -241,6 +237,3 @@ def train(
     })
     return TrainResult(output, best_epoch, best_dev, test_scores, history, seconds)
 
-
-def tag_sequences(sentences: Sequence[Sentence]) -> list[list[str]]:
-    return [s.tags or [] for s in sentences]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 # Score of a forbidden move during training: finite so gradients stay defined, yet exp() is 0.
 NEG = -1e4
@@ -97,10 +98,11 @@ class CRF(nn.Module):
         start, trans, end = self.scores()
         maskf = mask.to(emissions.dtype)
         emit = emissions.gather(2, tags.unsqueeze(2)).squeeze(2)
-        score = start[tags[:, 0]] + (emit * maskf).sum(1)
-        score = score + (trans[tags[:, :-1], tags[:, 1:]] * maskf[:, 1:]).sum(1)
+        # Lookups through F.embedding, whose backward (unlike indexing's) is deterministic on CPU.
+        pairs = F.embedding(tags[:, :-1] * self.num_tags + tags[:, 1:], trans.reshape(-1, 1)).squeeze(2)
         last = tags.gather(1, (mask.sum(1) - 1).unsqueeze(1)).squeeze(1)
-        return score + end[last]
+        score = F.embedding(tags[:, 0], start.unsqueeze(1)).squeeze(1) + (emit * maskf).sum(1)
+        return score + (pairs * maskf[:, 1:]).sum(1) + F.embedding(last, end.unsqueeze(1)).squeeze(1)
 
     def nll(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Negative log-likelihood of ``tags`` per row, (batch,)."""
