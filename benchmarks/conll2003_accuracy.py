@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -45,9 +46,10 @@ def main() -> int:
                    test_path=str(args.data / "test.txt"), callback=progress)
     wall = time.perf_counter() - started
     train_seconds = sum(r.seconds for r in result.history)
+    data, out_dir = os.path.relpath(args.data, ROOT), os.path.relpath(args.output, ROOT)
     report = {
-        "command": f"ner-bilstm train --train {args.data}/train.txt --dev {args.data}/dev.txt --test {args.data}/test.txt "
-                   f"--output {args.output} --seed {args.seed}",
+        "command": f"ner-bilstm train --train {data}/train.txt --dev {data}/dev.txt --test {data}/test.txt "
+                   f"--output {out_dir} --seed {args.seed}",
         "dev_f1": result.best_dev["micro"]["f1"],
         "test_f1": result.test["micro"]["f1"],
         "test_per_type": {k: v["f1"] for k, v in result.test["types"].items()},

@@ -13,6 +13,7 @@ from rich.text import Text
 from ner_bilstm.artifact import load_model
 from ner_bilstm.errors import NerError
 from ner_bilstm.inference import Predictor, entity_types
+from ner_bilstm.io.files import output_stream
 from ner_bilstm.tagging import Document, conll_lines, display_spans, document_record, read_documents, tag_documents
 
 from .render import console, err_console, label_styles
@@ -59,15 +60,14 @@ def predict(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Report throughput on stderr."),
 ) -> None:
     """Tag text, CoNLL or JSON lines; one output unit per input unit, in order."""
-    out = open(output, "w", encoding="utf-8") if output else sys.stdout
-    fmt = output_format or ("pretty" if out is sys.stdout and sys.stdout.isatty() else "jsonl")
+    fmt = output_format or ("pretty" if output is None and sys.stdout.isatty() else "jsonl")
     if fmt not in OUTPUT_FORMATS:
         raise NerError(f"unknown output format {fmt!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
     loaded = load_model(model)
     predictor = Predictor(loaded, batch_size)
     styles = label_styles(entity_types(loaded.vocab.labels.itos))
     started, tokens, docs = time.perf_counter(), 0, 0
-    try:
+    with output_stream(output) as out:
         if fmt == "pretty" and out is sys.stdout:
             legend = Text("entities: ")
             for label, style in styles.items():
@@ -83,9 +83,6 @@ def predict(
                     tokens += sum(len(s) for s in doc.sentences)
                     _write(doc, fmt, out, with_tags, styles)
                 out.flush()
-    finally:
-        if out is not sys.stdout:
-            out.close()
     if verbose:
         seconds = time.perf_counter() - started
         err_console.print(f"{docs:,} documents, {tokens:,} tokens in {seconds:.2f} s ({tokens / max(seconds, 1e-9):,.0f} tokens/s)")

@@ -99,6 +99,7 @@ def train(
     word_dropout: float | None = typer.Option(None, help="Chance to replace a singleton word by <unk> in training."),
     min_freq: int | None = typer.Option(None, help="Words seen fewer times are unknown."),
     normalize_digits: bool | None = typer.Option(None, "--normalize-digits/--keep-digits", help="Map digits to 0 for word lookup."),
+    lowercase: bool | None = typer.Option(None, "--lowercase/--cased", help="Look words up lower-cased (casing feature keeps the shape)."),
     scheme: str | None = typer.Option(None, help="Input tag scheme: auto | iob1 | iob2 | bioes | bmes | bilou."),
     train_scheme: str | None = typer.Option(None, help="Internal tag scheme: bioes | iob2."),
     token_col: int | None = typer.Option(None, help="CoNLL token column (0-based)."),

@@ -62,6 +62,7 @@ class TrainConfig:
     # data
     min_freq: int = 1
     normalize_digits: bool = True
+    lowercase: bool = True
     scheme: str = "auto"
     train_scheme: str = "bioes"
     token_col: int = 0

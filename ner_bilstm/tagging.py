@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from .errors import NerError
@@ -93,8 +93,6 @@ def read_documents(path: str, input_format: str = "auto", encoding: str = "utf-8
         input_format = detect_input_format(path, first)
         if input_format == "conll":
             raise NerError("CoNLL input is only detected by extension; pass --input-format conll", path=path)
-        from itertools import chain
-
         lines = chain(buffered, lines)
     if input_format == "jsonl":
         yield from _jsonl_documents((n, line) for n, line in lines if line.strip())

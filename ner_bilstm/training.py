@@ -134,7 +134,8 @@ def train(
         raise NerError("the training set has no entities", path=train_path)
     labels = label_set(types, config.train_scheme)
     vocab = Vocabularies.build(
-        ((s.tokens, s.tags) for s in train_sents), labels, min_freq=config.min_freq, normalize_digits=config.normalize_digits
+        ((s.tokens, s.tags) for s in train_sents), labels, min_freq=config.min_freq,
+        normalize_digits=config.normalize_digits, lowercase=config.lowercase
     )
     train_data = EncodedCorpus(train_sents, vocab, train_tags, config.max_word_chars)
     dev_gold = [s.tags for s in dev_sents]

@@ -66,9 +66,13 @@ class Vocabularies:
     labels: Vocab
     word_counts: dict[str, int]
     normalize_digits: bool = True
+    lowercase: bool = False
 
     def word_key(self, token: str) -> str:
-        return _DIGIT.sub("0", token) if self.normalize_digits else token
+        """The form a token is counted and looked up by."""
+        if self.normalize_digits:
+            token = _DIGIT.sub("0", token)
+        return token.lower() if self.lowercase else token
 
     def word_id(self, token: str) -> int:
         """Exact (digit-normalised) lookup, then lower-cased, then the unknown word."""
@@ -91,21 +95,18 @@ class Vocabularies:
         min_freq: int = 1,
         char_min_freq: int = 1,
         normalize_digits: bool = True,
+        lowercase: bool = False,
     ) -> Vocabularies:
         """Count words and characters of (tokens, tags) pairs; ``labels`` is the full tag set."""
+        vocab = cls(Vocab([]), Vocab([]), Vocab(labels), {}, normalize_digits, lowercase)
         words: Counter = Counter()
         chars: Counter = Counter()
         for tokens, _ in sentences:
             for token in tokens:
-                words[_DIGIT.sub("0", token) if normalize_digits else token] += 1
+                words[vocab.word_key(token)] += 1
                 chars.update(token)
-        vocab = cls(
-            words=Vocab.build(words, min_freq),
-            chars=Vocab.build(chars, char_min_freq),
-            labels=Vocab(labels),
-            word_counts={},
-            normalize_digits=normalize_digits,
-        )
+        vocab.words = Vocab.build(words, min_freq)
+        vocab.chars = Vocab.build(chars, char_min_freq)
         vocab.word_counts = {w: words[w] for w in vocab.words.itos[2:]}
         return vocab
 
@@ -116,6 +117,7 @@ class Vocabularies:
             "chars": self.chars.itos,
             "labels": self.labels.itos,
             "normalize_digits": self.normalize_digits,
+            "lowercase": self.lowercase,
         }
 
     @classmethod
@@ -127,4 +129,5 @@ class Vocabularies:
             labels=Vocab(d["labels"]),
             word_counts={w: c for w, c in zip(words.itos, d["word_counts"]) if c},
             normalize_digits=bool(d["normalize_digits"]),
+            lowercase=bool(d.get("lowercase", False)),
         )

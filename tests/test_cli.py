@@ -84,6 +84,16 @@ def test_predict_bad_json_lines_give_error_records_or_fail_with_strict(tiny_mode
     assert "-:2: expected a JSON object" in r.output
 
 
+def test_a_failed_predict_leaves_no_partial_output_file(tiny_model, tmp_path):
+    target = tmp_path / "out.jsonl"
+    r = run("predict", "--model", tiny_model, "--input-format", "jsonl", "--strict", "--output", target,
+            input='{"text": "Anna Berg"}\n[1]\n')
+    assert r.exit_code == 1 and not target.exists()
+    assert list(tmp_path.iterdir()) == []
+    r = run("predict", "--model", tiny_model, "--output", target, input='Anna Berg\n')
+    assert r.exit_code == 0 and json.loads(target.read_text())["text"] == "Anna Berg"
+
+
 def test_predict_text_conll_and_pretty(tiny_model, corpus, tmp_path):
     text = tmp_path / "doc.txt"
     text.write_text("Peter Blackburn visited Berlin.\n\nReuters reported it.\n")
@@ -91,7 +101,8 @@ def test_predict_text_conll_and_pretty(tiny_model, corpus, tmp_path):
     out = [json.loads(x) for x in r.output.splitlines()]
     assert len(out) == 3 and out[1] == {"text": "", "entities": []}
     r = run("predict", "--model", tiny_model, text, "--output-format", "pretty")
-    assert r.exit_code == 0 and "Peter Blackburn visited Berlin." in r.output and "entities:" in r.output
+    assert r.exit_code == 0 and "entities:" in r.output
+    assert r.output.splitlines()[1:] == ["Peter Blackburn[PER] visited Berlin[LOC].", "", "Reuters[ORG] reported it."]
     r = run("predict", "--model", tiny_model, corpus["test"], "--input-format", "conll", "--output-format", "conll",
             "--output", tmp_path / "o.conll")
     assert r.exit_code == 0, r.output

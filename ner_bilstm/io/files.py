@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from ..errors import NerError
 
@@ -42,3 +44,26 @@ def numbered_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, st
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
+
+
+@contextlib.contextmanager
+def output_stream(path: str | os.PathLike | None, encoding: str = "utf-8") -> Iterator[TextIO]:
+    """Standard output for None, else a temporary file beside ``path`` that replaces it only
+    when the block succeeds, so a failed run never leaves a partial file behind."""
+    if path is None:
+        yield sys.stdout
+        return
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise NerError("cannot write: the folder does not exist", path=path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline="\n") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
