@@ -16,7 +16,7 @@ from .errors import NerError
 from .inference import Entity, Prediction, Predictor
 from .io.conll import read_conll
 from .io.files import numbered_lines
-from .io.jsonl import parse_object, string_list
+from .io.jsonl import parse_object, token_list
 from .io.text import split_sentences
 from .sentence import Sentence
 
@@ -58,9 +58,7 @@ def _jsonl_documents(lines: Iterable[tuple[int, str]]) -> Iterator[Document]:
             continue
         try:
             if "tokens" in obj:
-                tokens = string_list(obj, "tokens")
-                if any(not t or any(c.isspace() for c in t) for t in tokens):
-                    raise ValueError("tokens must be non-empty and contain no whitespace")
+                tokens = token_list(obj)
                 sentences = [Sentence(tokens=tokens)] if tokens else []
                 yield Document(lineno, sentences, fields=obj)
             elif "text" in obj:

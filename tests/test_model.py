@@ -57,7 +57,7 @@ def test_a_sentence_gets_the_same_result_alone_and_in_any_batch(tiny_model, corp
 
 def test_attention_and_gru_and_softmax_variants_are_batch_independent(corpus, tmp_path):
     cfg = load_config(overrides={**TINY, "epochs": 1, "attention": True, "rnn": "gru", "head": "softmax", "char": "lstm",
-                                 "heads": 2})
+                                 "heads": 2, "optimizer": "sgd", "lr": 0.05})
     train(cfg, str(corpus["train"]), str(corpus["dev"]), tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     sents = list(read_source(str(corpus["dev"])))

@@ -31,6 +31,14 @@ def string_list(obj: dict[str, Any], key: str) -> list[str]:
     return value
 
 
+def token_list(obj: dict[str, Any], key: str = "tokens") -> list[str]:
+    """``obj[key]`` checked to be a list of non-empty tokens without whitespace."""
+    tokens = string_list(obj, key)
+    if any(not t or any(c.isspace() for c in t) for t in tokens):
+        raise ValueError("tokens must be non-empty and contain no whitespace")
+    return tokens
+
+
 def read_jsonl_sentences(path: str, *, encoding: str = "utf-8", require_tags: bool = True) -> Iterator[Sentence]:
     """Stream labelled sentences from a JSON-lines file; blank lines are skipped."""
     for lineno, line in numbered_lines(path, encoding):
@@ -40,9 +48,7 @@ def read_jsonl_sentences(path: str, *, encoding: str = "utf-8", require_tags: bo
             obj = parse_object(line)
             if "tokens" not in obj:
                 raise ValueError('missing "tokens"')
-            tokens = string_list(obj, "tokens")
-            if any(not t or t.isspace() or any(c.isspace() for c in t) for t in tokens):
-                raise ValueError("tokens must be non-empty and contain no whitespace")
+            tokens = token_list(obj)
             tags = None
             if "tags" in obj:
                 tags = string_list(obj, "tags")
