@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from .batching import Batch
 from .modules import CRF, CharCNN, CharLSTM, SentenceEncoder, viterbi
+from .modules.dropout import Dropout
 from .schemes import allowed_transitions
 
 
@@ -42,7 +43,7 @@ class Tagger(nn.Module):
         self.casing_embed = nn.Embedding(8, c["casing_dim"], padding_idx=0) if c["casing"] else None
         if self.casing_embed is not None:
             size += c["casing_dim"]
-        self.dropout = nn.Dropout(c["dropout"])
+        self.dropout = Dropout(c["dropout"])
         self.encoder = SentenceEncoder(size, c["hidden"], c["layers"], c["rnn"], c["dropout"], c["attention"], c["heads"])
         self.projection = nn.Linear(self.encoder.output_size, len(labels))
         allowed = allowed_transitions(labels, train_scheme)

@@ -8,26 +8,39 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
+from .dropout import Dropout
 from .encoder import BiRNNLayer
 
 
 class CharCNN(nn.Module):
-    """Ma & Hovy (2016): character embeddings, one convolution, max-pool over the word."""
+    """Ma & Hovy (2016): character embeddings, one convolution (zero-padded, odd ``kernel``),
+    max-pool over the word.
+
+    The convolution is one matrix product over stacked shifted copies of the input, which on
+    CPU is faster than a conv kernel at these small sizes.
+    """
 
     def __init__(self, num_chars: int, char_dim: int = 30, filters: int = 50, kernel: int = 3, dropout: float = 0.5):
         super().__init__()
+        if kernel % 2 != 1:
+            raise ValueError(f"kernel must be odd, got {kernel}")
         self.embed = nn.Embedding(num_chars, char_dim, padding_idx=0)
-        self.dropout = nn.Dropout(dropout)
-        self.conv = nn.Conv1d(char_dim, filters, kernel, padding=kernel // 2)
+        self.dropout = Dropout(dropout)
+        self.kernel = kernel
+        self.conv = nn.Linear(kernel * char_dim, filters)
         self.output_size = filters
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``chars (words, max_chars)``, ``lengths (words,)`` -> ``(words, filters)``."""
-        x = self.dropout(self.embed(chars)).transpose(1, 2)
-        h = self.conv(x)
-        pad = torch.arange(chars.size(1), device=chars.device).unsqueeze(0) >= lengths.clamp(min=1).unsqueeze(1)
-        return h.masked_fill(pad.unsqueeze(1), float("-inf")).max(2).values
+        x = self.dropout(self.embed(chars))
+        width, half = chars.size(1), self.kernel // 2
+        padded = F.pad(x, (0, 0, half, half))
+        windows = torch.cat([padded[:, i : i + width] for i in range(self.kernel)], dim=2)
+        h = self.conv(windows)
+        pad = torch.arange(width, device=chars.device).unsqueeze(0) >= lengths.clamp(min=1).unsqueeze(1)
+        return h.masked_fill(pad.unsqueeze(2), float("-inf")).max(1).values
 
 
 class CharLSTM(nn.Module):
@@ -36,7 +49,7 @@ class CharLSTM(nn.Module):
     def __init__(self, num_chars: int, char_dim: int = 30, hidden: int = 25, dropout: float = 0.5):
         super().__init__()
         self.embed = nn.Embedding(num_chars, char_dim, padding_idx=0)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.rnn = BiRNNLayer(char_dim, hidden, "lstm")
         self.hidden = hidden
         self.output_size = 2 * hidden

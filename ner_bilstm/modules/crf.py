@@ -87,10 +87,11 @@ class CRF(nn.Module):
     def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """log Z per row, (batch,), by the forward algorithm in log space."""
         start, trans, end = self.scores()
+        full = bool(mask.all())  # equal lengths: no row ever needs its old alpha kept
         alpha = start + emissions[:, 0]
         for t in range(1, emissions.size(1)):
             nxt = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + emissions[:, t]
-            alpha = torch.where(mask[:, t, None], nxt, alpha)
+            alpha = nxt if full else torch.where(mask[:, t, None], nxt, alpha)
         return torch.logsumexp(alpha + end, dim=1)
 
     def path_score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

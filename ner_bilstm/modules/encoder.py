@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .dropout import Dropout
+
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Reverse each row of ``x (batch, time, ...)`` within its length; padding stays in place."""
@@ -56,7 +58,7 @@ class SentenceEncoder(nn.Module):
         self.layers = nn.ModuleList(
             BiRNNLayer(input_size if i == 0 else 2 * hidden, hidden, rnn) for i in range(layers)
         )
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.attention = nn.MultiheadAttention(2 * hidden, heads, dropout=dropout, batch_first=True) if attention else None
         self.norm = nn.LayerNorm(2 * hidden) if attention else None
         self.output_size = 2 * hidden
