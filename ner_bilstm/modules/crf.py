@@ -30,26 +30,31 @@ def viterbi(
     """Best tag sequence per row: ``(paths (batch, time) long, 0 past the end; scores (batch,))``.
 
     ``trans (tags, tags)`` scores move i -> j; ``start``/``end (tags,)`` the first/last tag.
-    The backtrace runs over time once, vectorised over the batch.
+    Scores are kept tag-major, (tags, batch), so each step reduces (from, to, batch) over its
+    leading axis, which torch vectorises; ``max`` with indices over a short trailing axis is
+    several times slower. The forward pass keeps only the maxima; the backtrace recovers each
+    row's argmax along its own path, one small step per token, vectorised over the batch.
     """
-    batch, time, _ = emissions.shape
-    lengths = mask.sum(1)
-    score = start + emissions[:, 0]
-    backpointers = []
-    for t in range(1, time):
-        best, idx = (score.unsqueeze(2) + trans).max(1)
-        backpointers.append(idx)
-        score = torch.where(mask[:, t, None], best + emissions[:, t], score)
-    score = score + end
-    best_score, cur = score.max(1)
-    paths = torch.zeros(batch, time, dtype=torch.long, device=emissions.device)
-    for t in range(time - 1, -1, -1):
-        active = t < lengths
-        paths[:, t] = torch.where(active, cur, 0)
-        if t > 0:
-            prev = backpointers[t - 1].gather(1, cur.unsqueeze(1)).squeeze(1)
-            cur = torch.where(active, prev, cur)
-    return paths, best_score
+    steps = emissions.permute(1, 2, 0).unbind(0)  # time x (tags, batch)
+    full = bool(mask.all())
+    keep = mask.t().unsqueeze(1).unbind(0)  # time x (1, batch)
+    trans_b = trans.unsqueeze(2)  # (from, to, 1)
+    score = start.unsqueeze(1) + steps[0]
+    history = [score]
+    for t in range(1, len(steps)):
+        nxt = (score.unsqueeze(1) + trans_b).amax(0) + steps[t]
+        score = nxt if full else torch.where(keep[t], nxt, score)
+        history.append(score)
+    best_score, cur = (score + end.unsqueeze(1)).max(0)
+    history = torch.stack(history).transpose(1, 2).contiguous().unbind(0)  # time x (batch, tags)
+    into = trans.t().contiguous()  # into[j, i] = trans[i, j]
+    path = [cur]
+    for t in range(len(steps) - 1, 0, -1):
+        prev = (history[t - 1] + into.index_select(0, cur)).argmax(1)
+        cur = prev if full else torch.where(keep[t][0], prev, cur)
+        path.append(cur)
+    paths = torch.stack(path[::-1], dim=1)
+    return (paths if full else paths.masked_fill(~mask, 0)), best_score
 
 
 class CRF(nn.Module):
@@ -85,14 +90,24 @@ class CRF(nn.Module):
         )
 
     def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """log Z per row, (batch,), by the forward algorithm in log space."""
+        """log Z per row, (batch,), by the forward algorithm.
+
+        Each step is ``log(exp(alpha - max) @ exp(trans)) + max``: one small matrix product
+        instead of a logsumexp over (batch, tags, tags). It runs in float64, where exp() only
+        underflows below -700 relative to the running maximum, and the clamp keeps log() and
+        its gradient finite even then.
+        """
         start, trans, end = self.scores()
         full = bool(mask.all())  # equal lengths: no row ever needs its old alpha kept
-        alpha = start + emissions[:, 0]
-        for t in range(1, emissions.size(1)):
-            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + emissions[:, t]
-            alpha = nxt if full else torch.where(mask[:, t, None], nxt, alpha)
-        return torch.logsumexp(alpha + end, dim=1)
+        steps = emissions.double().unbind(1)  # unbind's backward is one stack, not a zero tensor per step
+        keep = mask.unsqueeze(2).unbind(1)
+        weights = trans.double().exp()  # forbidden moves: exp(-1e4) == 0
+        alpha = start.double() + steps[0]
+        for t in range(1, len(steps)):
+            top = alpha.detach().amax(1, keepdim=True)  # any shift is exact; detached, it costs no backward
+            nxt = ((alpha - top).exp() @ weights).clamp(min=1e-300).log() + top + steps[t]
+            alpha = nxt if full else torch.where(keep[t], nxt, alpha)
+        return torch.logsumexp(alpha + end.double(), dim=1).to(emissions.dtype)
 
     def path_score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Unnormalised score of ``tags`` per row, (batch,)."""
@@ -111,10 +126,10 @@ class CRF(nn.Module):
         return self.log_partition(emissions, mask) - self.path_score(emissions, tags, mask)
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Constrained Viterbi: (paths (batch, time), log-probabilities of those paths (batch,))."""
+        """Constrained Viterbi: best paths (batch, time) and their unnormalised scores (batch,);
+        subtract ``log_partition`` for log-probabilities."""
         _check(emissions, mask, self.num_tags)
-        paths, best = viterbi(emissions, mask, *self.scores(float("-inf")))
-        return paths, best - self.log_partition(emissions, mask)
+        return viterbi(emissions, mask, *self.scores(float("-inf")))
 
     def forward_backward(self, emissions: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Log forward and backward scores, both (batch, time, tags), and log Z (batch,).

@@ -1,0 +1,40 @@
+"""Timing helpers shared by the benchmarks: interleaved repetitions, medians, the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+
+def interleaved(fns: dict[str, Callable[[], int]], rounds: int, warmup: int = 1) -> dict[str, float]:
+    """Run each function in turn, ``rounds`` times, so machine noise hits all of them alike.
+
+    Each function returns how many units (tokens, sentences, calls) it processed; the result is
+    the median rate in units per second.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    rates: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            units = fn()
+            rates[name].append(units / (time.perf_counter() - start))
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
+def machine() -> dict[str, object]:
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": model, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version()}
