@@ -90,24 +90,35 @@ class CRF(nn.Module):
         )
 
     def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """log Z per row, (batch,), by the forward algorithm.
+        """log Z per row, (batch,), by the scaled forward algorithm.
 
-        Each step is ``log(exp(alpha - max) @ exp(trans)) + max``: one small matrix product
-        instead of a logsumexp over (batch, tags, tags). It runs in float64, where exp() only
-        underflows below -700 relative to the running maximum, and the clamp keeps log() and
-        its gradient finite even then.
+        In probability space each step is one small matrix product, ``p @ exp(trans)``, times
+        the step's exp(emissions), renormalised to sum 1; log Z is the sum of the logs of the
+        normalisers. Emissions are shifted by their per-token maximum first and the recursion
+        runs in float64, so nothing overflows and only paths below 1e-300 of the best underflow.
         """
         start, trans, end = self.scores()
-        full = bool(mask.all())  # equal lengths: no row ever needs its old alpha kept
-        steps = emissions.double().unbind(1)  # unbind's backward is one stack, not a zero tensor per step
-        keep = mask.unsqueeze(2).unbind(1)
+        em = emissions.double()
+        shift = em.detach().amax(2, keepdim=True)  # any shift is exact; detached, it costs no backward
+        steps = (em - shift).exp().unbind(1)  # unbind's backward is one stack, not a zero tensor per step
         weights = trans.double().exp()  # forbidden moves: exp(-1e4) == 0
-        alpha = start.double() + steps[0]
+        full = bool(mask.all())  # equal lengths: no row ever needs its old state kept
+        keep = mask.unsqueeze(2).unbind(1)
+        p = start.double().exp() * steps[0]
+        norm = p.sum(1, keepdim=True)
+        p = p / norm
+        norms = [norm]
         for t in range(1, len(steps)):
-            top = alpha.detach().amax(1, keepdim=True)  # any shift is exact; detached, it costs no backward
-            nxt = ((alpha - top).exp() @ weights).clamp(min=1e-300).log() + top + steps[t]
-            alpha = nxt if full else torch.where(keep[t], nxt, alpha)
-        return torch.logsumexp(alpha + end.double(), dim=1).to(emissions.dtype)
+            q = (p @ weights) * steps[t]
+            norm = q.sum(1, keepdim=True)
+            if full:
+                p = q / norm
+            else:
+                norm = torch.where(keep[t], norm, 1.0)
+                p = torch.where(keep[t], q / norm, p)
+            norms.append(norm)
+        log_z = (p * end.double().exp()).sum(1).log() + torch.cat(norms, 1).log().sum(1)
+        return (log_z + (shift.squeeze(2) * mask).sum(1)).to(emissions.dtype)
 
     def path_score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Unnormalised score of ``tags`` per row, (batch,)."""
