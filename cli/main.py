@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -54,12 +55,21 @@ register()
 
 
 def main() -> None:
+    """Run the app, then leave without the interpreter's teardown: unloading torch takes
+    ~0.3 s, a sixth of tagging the CoNLL-2003 test set. Everything is flushed first, and
+    files the commands write are closed (and renamed into place) before they return."""
     try:
         app()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`): end quietly, without a traceback at exit.
-        import os
-
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
+        code = 0  # the reader went away (e.g. `| head`): end quietly
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    sys.stderr.flush()
+    os._exit(code)

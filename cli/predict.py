@@ -75,7 +75,7 @@ def predict(
                 legend.append(" ")
             console.print(legend)
         for path in files or ["-"]:
-            for window in tag_documents(predictor, read_documents(path, input_format, encoding), window=batch_size * 4):
+            for window in tag_documents(predictor, read_documents(path, input_format, encoding), window=batch_size * 16):
                 for doc in window:
                     if doc.error is not None and (strict or fmt == "conll"):
                         raise NerError(doc.error, path=path, line=doc.line)

@@ -96,11 +96,19 @@ def length_batches(lengths: Sequence[int], batch_size: int, generator: torch.Gen
     if generator is not None:
         tiebreak = torch.randperm(n, generator=generator).tolist()
         order = sorted(range(n), key=lambda i: (lengths[i], tiebreak[i]))
-    else:
-        order = sorted(range(n), key=lambda i: lengths[i])
-    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
-    if generator is not None:
-        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+        batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+        return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    # Evaluation: also cut where lengths jump, so padding stays under ~1/8 of a batch.
+    batches, current, first = [], [], 0
+    for i in sorted(range(n), key=lambda i: lengths[i]):
+        if current and (len(current) == batch_size or lengths[i] > first + max(1, first // 8)):
+            batches.append(current)
+            current = []
+        if not current:
+            first = lengths[i]
+        current.append(i)
+    if current:
+        batches.append(current)
     return batches
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from seqeval.metrics import classification_report
-
 from .errors import NerError
 from .schemes import Span, convert, detect_scheme, spans_to_tags
 
@@ -25,6 +23,8 @@ def entity_scores(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[Sp
     same way the data's own scheme does. Returns ``{"micro": {...}, "types": {TYPE: {...}},
     "scheme": ..., "mode": ...}``; each score dict has precision, recall, f1, support.
     """
+    from seqeval.metrics import classification_report  # imported here: it pulls in scikit-learn (~0.7 s)
+
     scheme = _seqeval_scheme(detect_scheme(gold))
     gold_tags = [convert(g, scheme) if scheme == "bioes" else list(g) for g in gold]
     pred_tags = [spans_to_tags(p, len(g), scheme) for p, g in zip(predicted, gold)]

@@ -8,7 +8,7 @@ import math
 import platform
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +18,7 @@ import torch
 
 from . import __version__
 from .artifact import HISTORY, METRICS, LoadedModel, load_model, save_model, write_json
-from .batching import EncodedCorpus, length_batches
+from .batching import Batch, EncodedCorpus, length_batches
 from .config import TrainConfig
 from .errors import NerError
 from .evaluation import entity_scores
@@ -114,6 +114,56 @@ def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.O
         return cls(model.parameters(), **kwargs)
 
 
+@dataclass
+class TrainingSetup:
+    """Everything the training loop needs, built from the training sentences."""
+
+    scheme: str
+    types: list[str]
+    labels: list[str]
+    vocab: Vocabularies
+    data: EncodedCorpus
+    model: Tagger
+    optimizer: torch.optim.Optimizer
+    singleton: torch.Tensor  # (words,) bool: seen once in training, candidates for word dropout
+    device: torch.device
+
+
+def prepare(config: TrainConfig, sentences: Sequence[Sentence], device: torch.device, source: str = "training data") -> TrainingSetup:
+    """Detect the scheme, build vocabularies, tensorise the corpus once, create model and optimiser."""
+    scheme = detect_scheme(s.tags for s in sentences) if config.scheme == "auto" else config.scheme
+    tags = [convert(s.tags, config.train_scheme) for s in sentences]
+    types = sorted({parse_tag(t)[1] for seq in tags for t in seq if t != "O"})
+    if not types:
+        raise NerError("the training set has no entities", path=source)
+    labels = label_set(types, config.train_scheme)
+    vocab = Vocabularies.build(
+        ((s.tokens, s.tags) for s in sentences), labels, min_freq=config.min_freq,
+        normalize_digits=config.normalize_digits, lowercase=config.lowercase,
+    )
+    data = EncodedCorpus(sentences, vocab, tags, config.max_word_chars)
+    model = Tagger(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme).to(device)
+    singleton = torch.zeros(len(vocab.words), dtype=torch.bool)
+    for word, count in vocab.word_counts.items():
+        if count == 1:
+            singleton[vocab.words.stoi[word]] = True
+    return TrainingSetup(scheme, types, labels, vocab, data, model, make_optimizer(config, model), singleton.to(device), device)
+
+
+def train_step(setup: TrainingSetup, batch: Batch, config: TrainConfig) -> float:
+    """One optimisation step on ``batch`` (word dropout, loss, backward, clipping, update); returns the loss."""
+    if config.word_dropout > 0:
+        drop = setup.singleton[batch.words] & (torch.rand(batch.words.shape, device=setup.device) < config.word_dropout)
+        batch.words = batch.words.masked_fill(drop, 1)
+    loss = setup.model.loss(batch)
+    setup.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.clip > 0:
+        torch.nn.utils.clip_grad_norm_(setup.model.parameters(), config.clip, foreach=True)
+    setup.optimizer.step()
+    return loss.item()
+
+
 def train(
     config: TrainConfig,
     train_path: str,
@@ -139,32 +189,15 @@ def train(
     dev_sents = load_sentences(dev_path, config, "dev")
     test_sents = load_sentences(test_path, config, "test") if test_path else None
 
-    scheme = detect_scheme(s.tags for s in train_sents) if config.scheme == "auto" else config.scheme
-    train_tags = [convert(s.tags, config.train_scheme) for s in train_sents]
-    types = sorted({parse_tag(t)[1] for tags in train_tags for t in tags if t != "O"})
-    if not types:
-        raise NerError("the training set has no entities", path=train_path)
-    labels = label_set(types, config.train_scheme)
-    vocab = Vocabularies.build(
-        ((s.tokens, s.tags) for s in train_sents), labels, min_freq=config.min_freq,
-        normalize_digits=config.normalize_digits, lowercase=config.lowercase
-    )
-    train_data = EncodedCorpus(train_sents, vocab, train_tags, config.max_word_chars)
+    setup = prepare(config, train_sents, device, train_path)
+    scheme, types, labels, vocab, train_data = setup.scheme, setup.types, setup.labels, setup.vocab, setup.data
+    model, optimizer = setup.model, setup.optimizer
     dev_gold = [s.tags for s in dev_sents]
     emit("data", {
         "train": len(train_sents), "dev": len(dev_sents), "test": len(test_sents) if test_sents else 0,
         "tokens": sum(train_data.lengths), "scheme": scheme, "types": types, "words": len(vocab.words),
         "chars": len(vocab.chars), "device": str(device),
     })
-
-    model = Tagger(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme).to(device)
-    optimizer = make_optimizer(config, model)
-
-    singleton = torch.zeros(len(vocab.words), dtype=torch.bool)
-    for word, count in vocab.word_counts.items():
-        if count == 1:
-            singleton[vocab.words.stoi[word]] = True
-    singleton = singleton.to(device)
 
     model_record = {
         "model": config.model_config(),
@@ -197,22 +230,14 @@ def train(
         total_loss, n_sent, n_tok = 0.0, 0, 0
         for index in batches:
             batch = train_data.batch(index).to(device)
-            if config.word_dropout > 0:
-                drop = singleton[batch.words] & (torch.rand(batch.words.shape, device=device) < config.word_dropout)
-                batch.words = batch.words.masked_fill(drop, 1)
-            loss = model.loss(batch)
-            if not math.isfinite(loss.item()):
-                raise NerError(f"training diverged (loss {loss.item()}) in epoch {epoch}; lower --lr")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip, foreach=True)
-            optimizer.step()
+            loss = train_step(setup, batch, config)
+            if not math.isfinite(loss):
+                raise NerError(f"training diverged (loss {loss}) in epoch {epoch}; lower --lr")
             rows, toks = len(index), int(batch.mask.sum())
-            total_loss += loss.item() * rows
+            total_loss += loss * rows
             n_sent += rows
             n_tok += toks
-            emit("batch", {"loss": loss.item(), "sentences": rows, "tokens": toks})
+            emit("batch", {"loss": loss, "sentences": rows, "tokens": toks})
         train_seconds = time.perf_counter() - t0
 
         dev_pred = predictor.predict(dev_sents)

@@ -142,3 +142,46 @@ def test_bad_inputs_are_rejected_up_front():
         crf.decode(torch.randn(2, 4, 3), torch.ones(2, 4))
     with pytest.raises(ValueError, match="mask\\[:, 0\\]"):
         crf.decode(torch.randn(2, 4, 3), torch.zeros(2, 4, dtype=torch.bool))
+
+
+def reference_log_partition(crf: CRF, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The textbook forward algorithm: one logsumexp over (batch, tags, tags) per step."""
+    start, trans, end = crf.scores()
+    alpha = start + emissions[:, 0]
+    for t in range(1, emissions.size(1)):
+        nxt = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + emissions[:, t]
+        alpha = torch.where(mask[:, t, None], nxt, alpha)
+    return torch.logsumexp(alpha + end, dim=1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 9), st.integers(0, 10_000), st.sampled_from([1.0, 10.0, 30.0]))
+def test_fast_paths_equal_the_straightforward_ones(time, batch, seed, scale):
+    """Scaled forward vs logsumexp; equal-length (no masking) vs padded batches; constrained labels."""
+    labels = schemes.label_set(["A", "B"], "bioes")
+    crf = random_crf(len(labels), seed, schemes.allowed_transitions(labels, "bioes"))
+    g = torch.Generator().manual_seed(seed)
+    emissions = torch.randn(batch, time, len(labels), generator=g, dtype=torch.float64) * scale
+    crf = crf.double()
+    full = torch.ones(batch, time, dtype=torch.bool)
+    ref = reference_log_partition(crf, emissions, full)
+    fast = crf.log_partition(emissions, full)
+    assert torch.allclose(fast, ref, rtol=1e-9, atol=1e-6 * scale)
+    # The same rows padded to a longer batch take the masked path and must not change.
+    padded = torch.cat([emissions, torch.randn(batch, 3, len(labels), generator=g, dtype=torch.float64)], 1)
+    mask = torch.cat([full, torch.zeros(batch, 3, dtype=torch.bool)], 1)
+    assert torch.allclose(crf.log_partition(padded, mask), fast, rtol=1e-12, atol=1e-9)
+    paths_full, best_full = crf.decode(emissions, full)
+    paths_pad, best_pad = crf.decode(padded, mask)
+    assert torch.equal(paths_pad[:, :time], paths_full) and paths_pad[:, time:].eq(0).all()
+    assert torch.allclose(best_pad, best_full)
+
+
+def test_gradients_of_the_scaled_forward_match_the_reference():
+    crf = random_crf(5, 3).double()
+    emissions = torch.randn(4, 7, 5, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([7, 3, 1, 5])
+    mask = torch.arange(7).unsqueeze(0) < lengths.unsqueeze(1)
+    (g_fast,) = torch.autograd.grad(crf.log_partition(emissions, mask).sum(), emissions)
+    (g_ref,) = torch.autograd.grad(reference_log_partition(crf, emissions, mask).sum(), emissions)
+    assert torch.allclose(g_fast, g_ref, atol=1e-10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,8 @@ from ..errors import NerError
 from ..schemes import check_tag
 from ..sentence import Sentence
 from .files import numbered_lines
+
+_SPACE = re.compile(r"\s")
 
 
 def parse_object(line: str) -> dict[str, Any]:
@@ -34,7 +37,7 @@ def string_list(obj: dict[str, Any], key: str) -> list[str]:
 def token_list(obj: dict[str, Any], key: str = "tokens") -> list[str]:
     """``obj[key]`` checked to be a list of non-empty tokens without whitespace."""
     tokens = string_list(obj, key)
-    if any(not t or any(c.isspace() for c in t) for t in tokens):
+    if "" in tokens or _SPACE.search("".join(tokens)):
         raise ValueError("tokens must be non-empty and contain no whitespace")
     return tokens
 
