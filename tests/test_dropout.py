@@ -1,0 +1,28 @@
+import pytest
+import torch
+
+from ner_bilstm.modules.dropout import Dropout
+
+
+@pytest.mark.parametrize("p", [0.1, 0.25, 0.5, 0.7])
+def test_dropout_rate_scale_and_eval_identity(p):
+    torch.manual_seed(0)
+    layer = Dropout(p)
+    x = torch.ones(200, 500)
+    y = layer(x)
+    dropped = (y == 0).float().mean().item()
+    assert abs(dropped - p) < 0.01
+    assert abs(y.mean().item() - 1.0) < 0.02  # inverted dropout keeps the expectation
+    assert len(torch.unique(y)) == 2  # zeros and one scaled value
+    layer.eval()
+    assert torch.equal(layer(x), x)
+
+
+def test_dropout_is_seeded_and_odd_sizes_work():
+    layer = Dropout(0.5)
+    torch.manual_seed(1)
+    a = layer(torch.ones(3, 5, 7))
+    torch.manual_seed(1)
+    b = layer(torch.ones(3, 5, 7))
+    assert torch.equal(a, b) and a.shape == (3, 5, 7)
+    assert torch.equal(Dropout(0.0)(torch.ones(4)), torch.ones(4))
