@@ -53,9 +53,9 @@ class TrainConfig:
     lr_decay: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 0.0
-    batch_size: int = 32
+    batch_size: int = 64
     epochs: int = 40
-    patience: int = 5
+    patience: int = 8
     clip: float = 5.0
     word_dropout: float = 0.5
     seed: int = 42

@@ -1,0 +1,67 @@
+"""`make bench`'s speed half: the CRF layer against pytorch-crf, training and inference against flair.
+
+Writes benchmarks/results.json and benchmarks/results.md. Data: ../shared/data/conll2003 (or --data DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from . import crf_layer, speed
+from .common import machine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def markdown(results: dict) -> str:
+    """The results as the table the README shows."""
+    lines = ["| what | ner-bilstm | peer | ratio |", "|---|---|---|---|"]
+    for row in results["crf"]:
+        shape = f"batch {row['batch']}, {row['tags']} tags, length {row['length']}{' (mixed lengths)' if row['mixed_lengths'] else ''}"
+        lines.append(f"| CRF NLL forward+backward, {shape} | {row['nll_ms']['ours']:.2f} ms | "
+                     f"pytorch-crf {row['nll_ms']['pytorch_crf']:.2f} ms | **{row['nll_speedup']:.1f}×** |")
+        lines.append(f"| CRF Viterbi, {shape} | {row['viterbi_ms']['ours']:.2f} ms | "
+                     f"pytorch-crf {row['viterbi_ms']['pytorch_crf']:.2f} ms | **{row['viterbi_speedup']:.1f}×** |")
+    t = results["speed"]["training"]
+    lines.append(f"| training, CoNLL-2003, sentences/s (batch {t['batch_size']}) | {t['sentences_per_second']['ours']:,.0f} | "
+                 f"flair {t['sentences_per_second']['flair']:,.0f} | **{t['speedup_vs_flair']:.1f}×** |")
+    lines.append(f"| training, tokens/s | {t['tokens_per_second']['ours']:,.0f} | bare BiLSTM ceiling "
+                 f"{t['tokens_per_second']['ceiling']:,.0f} | **{100 * t['share_of_ceiling']:.0f}%** of ceiling |")
+    i = results["speed"]["inference"]
+    r = i["tokens_per_second"]
+    lines.append(f"| inference, model alone (batch 256), tokens/s | {r['model_alone']:,.0f} | | |")
+    lines.append(f"| `predict` end to end, {i['tokens']:,} test tokens, tokens/s | {r['predict_cli']:,.0f} | "
+                 f"flair end to end {r['flair_end_to_end']:,.0f} | **{i['predict_speedup_vs_flair']:.1f}×** |")
+    lines.append(f"| `predict` end to end vs flair's predict in-process (model loaded) | {r['predict_cli']:,.0f} | "
+                 f"{r['flair_in_process']:,.0f} | {i['predict_speedup_vs_flair_in_process']:.1f}× |")
+    m = results["machine"]
+    lines.append("")
+    lines.append(f"{m['cpu']}, {m['cores']} cores, {m['torch_threads']} torch threads, torch {m['torch']}, "
+                 f"Python {m['python']}; {results['date']}. Medians of interleaved repetitions.")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "conll2003")
+    args = parser.parse_args()
+    if not (args.data / "train.txt").is_file():
+        print(f"CoNLL-2003 not found in {args.data}; pass --data DIR", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    results = {"date": date.today().isoformat(), "machine": machine(), "crf": crf_layer.run(), "speed": speed.run(args.data)}
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    (ROOT / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = markdown(results)
+    (ROOT / "benchmarks" / "results.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
