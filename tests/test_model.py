@@ -113,3 +113,18 @@ def test_tiny_model_learns(tiny_model):
     metrics = json.loads((tiny_model / "metrics.json").read_text())
     assert metrics["dev"]["micro"]["f1"] > 60
     assert metrics["test"]["micro"]["f1"] > 60
+
+
+def test_clip_gradients_scales_only_above_the_limit():
+    from ner_bilstm.training import clip_gradients
+
+    a, b = torch.zeros(3, requires_grad=True), torch.zeros(4, requires_grad=True)
+    a.grad, b.grad = torch.full((3,), 3.0), torch.full((4,), 4.0)
+    norm = clip_gradients([a, b], 5.0)
+    expected = (9 * 3 + 16 * 4) ** 0.5
+    assert abs(norm - expected) < 1e-5
+    total = torch.cat([a.grad, b.grad]).norm().item()
+    assert abs(total - 5.0) < 1e-4
+    a.grad, b.grad = torch.full((3,), 0.1), torch.full((4,), 0.1)
+    clip_gradients([a, b], 5.0)
+    assert torch.equal(a.grad, torch.full((3,), 0.1))
