@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/ner-bilstm train --train data/sample/train.txt --dev data/sample/dev.txt --test data/sample/test.txt \
-		--output $(DEMO) --epochs 25 --patience 25
+		--output $(DEMO) --batch-size 16 --epochs 25 --patience 25
 	$(BIN)/ner-bilstm evaluate --model $(DEMO) data/sample/test.txt
 	$(BIN)/ner-bilstm predict --model $(DEMO) data/sample/text.txt --output-format pretty
 
