@@ -18,6 +18,9 @@ def evaluate(
     model: Path = typer.Option(..., "--model", "-m", help="Model directory."),
     format: str = typer.Option("table", "--format", help="table | json"),
     predictions: Path | None = typer.Option(None, "--predictions", help="Write tokens, gold and predicted tags as CoNLL."),
+    split: str = typer.Option("test", help="Split of a datasets source."),
+    tokens_field: str = typer.Option("tokens", help="Tokens column of a datasets source."),
+    tags_field: str = typer.Option("ner_tags", help="Tags column of a datasets source."),
     token_col: int = typer.Option(0, help="CoNLL token column."),
     tag_col: int = typer.Option(-1, help="CoNLL tag column."),
     encoding: str = typer.Option("utf-8", help="Text encoding."),
@@ -28,7 +31,8 @@ def evaluate(
         raise typer.BadParameter("choose table or json", param_hint="--format")
     loaded = load_model(model)
     scores = evaluate_model(loaded, source, predictions_path=predictions, token_col=token_col, tag_col=tag_col,
-                            encoding=encoding, batch_size=batch_size)
+                            encoding=encoding, batch_size=batch_size, split=split, tokens_field=tokens_field,
+                            tags_field=tags_field)
     if format == "json":
         print(json.dumps(scores, indent=2))
     else:

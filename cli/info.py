@@ -8,16 +8,56 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ner_bilstm.artifact import load_model
+from ner_bilstm.errors import NerError
 
 from .render import console
 
 
 def info(
-    model: Path = typer.Option(..., "--model", "-m", help="Model directory."),
+    source: str | None = typer.Argument(None, help="A data source to describe (CoNLL, .jsonl, datasets source)."),
+    model: Path | None = typer.Option(None, "--model", "-m", help="A model directory to describe."),
     format: str = typer.Option("table", "--format", help="table | json"),
+    split: str | None = typer.Option(None, help="Split of a datasets source."),
+    tokens_field: str = typer.Option("tokens", help="Tokens column of a datasets source."),
+    tags_field: str = typer.Option("ner_tags", help="Tags column of a datasets source."),
+    token_col: int = typer.Option(0, help="CoNLL token column."),
+    tag_col: int = typer.Option(-1, help="CoNLL tag column."),
+    encoding: str = typer.Option("utf-8", help="Text encoding."),
 ) -> None:
-    """Describe a model directory: configuration, labels, data and scores."""
+    """Describe a data source (sizes, entities, scheme, invalid tags) or a model directory (--model)."""
+    if format not in ("table", "json"):
+        raise typer.BadParameter("choose table or json", param_hint="--format")
+    if (source is None) == (model is None):
+        raise NerError("give either a data source or --model DIR")
+    if model is not None:
+        _model_info(model, format)
+        return
+    from ner_bilstm.io import read_source
+    from ner_bilstm.statistics import source_statistics
+
+    stats = source_statistics(read_source(source, token_col=token_col, tag_col=tag_col, encoding=encoding, require_tags=False,
+                                          split=split, tokens_field=tokens_field, tags_field=tags_field))
+    if format == "json":
+        print(json.dumps(stats, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=source, show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("sentences", f"{stats['sentences']:,}")
+    table.add_row("tokens", f"{stats['tokens']:,} ({stats['distinct_tokens']:,} distinct)")
+    table.add_row("sentence length", f"mean {stats['mean_length']}, max {stats['max_length']}")
+    table.add_row("single-character tokens", f"{100 * stats['single_character_tokens']:.1f}%")
+    table.add_row("tag scheme", (stats["scheme"] or "no tags").upper())
+    table.add_row("entities", f"{stats['entities']:,}")
+    for label, count in stats["entities_per_type"].items():
+        table.add_row(f"  {label}", f"{count:,}")
+    table.add_row("invalid tags", f"{stats['invalid_tags']:,} in {stats['sentences_with_invalid_tags']:,} sentences")
+    console.print(table)
+
+
+def _model_info(model: Path, format: str) -> None:
+    from ner_bilstm.artifact import load_model
+
     loaded = load_model(model)
     c = loaded.config
     params = sum(p.numel() for p in loaded.model.parameters())
@@ -25,8 +65,8 @@ def info(
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     summary = {
         "model": c["model"], "parameters": params, "labels": loaded.vocab.labels.itos,
-        "input_scheme": c["input_scheme"], "train_scheme": c["train_scheme"],
-        "words": len(loaded.vocab.words), "chars": len(loaded.vocab.chars),
+        "input_scheme": c["input_scheme"], "train_scheme": c["train_scheme"], "tokenization": c.get("tokenization", "word"),
+        "words": len(loaded.vocab.words), "chars": len(loaded.vocab.chars), "embeddings": c.get("embeddings"),
         "data": c.get("data", {}), "versions": c.get("versions", {}),
         "best_dev_f1": metrics.get("dev", {}).get("micro", {}).get("f1"),
         "test_f1": (metrics.get("test") or {}).get("micro", {}).get("f1"),
@@ -41,11 +81,15 @@ def info(
     table.add_row("architecture", f"{m['char']} chars + {m['word_dim']}-d words{' + casing' if m['casing'] else ''} -> "
                   f"{m['layers']}x Bi{m['rnn'].upper()} {m['hidden']}{' + attention' if m['attention'] else ''} -> {m['head']}")
     table.add_row("parameters", f"{params:,}")
-    table.add_row("vocabulary", f"{summary['words']:,} words, {summary['chars']:,} chars")
+    table.add_row("vocabulary", f"{summary['words']:,} words, {summary['chars']:,} chars; {summary['tokenization']} tokens")
+    if summary["embeddings"]:
+        e = summary["embeddings"]
+        table.add_row("embeddings", f"{e['dim']}-d, {e['words']:,} words found, {100 * e['tokens']:.1f}% of training tokens")
     table.add_row("labels", " ".join(summary["labels"]))
     table.add_row("schemes", f"input {summary['input_scheme'].upper()}, internal {summary['train_scheme'].upper()}")
     for role, fp in summary["data"].items():
-        table.add_row(f"{role} data", f"{fp['path']} (sha256 {fp['sha256'][:12]})")
+        ident = f"sha256 {fp['sha256'][:12]}" if "sha256" in fp else f"split {fp.get('split')}, {fp.get('rows')} rows"
+        table.add_row(f"{role} data", f"{fp['path']} ({ident})")
     if summary["best_dev_f1"] is not None:
         table.add_row("dev F1", f"{summary['best_dev_f1']:.2f}")
     if summary["test_f1"] is not None:

@@ -50,12 +50,14 @@ def _write(doc: Document, fmt: str, out, with_tags: bool, styles: dict[str, str]
 def predict(
     files: list[str] | None = typer.Argument(None, help="Files to tag; none or '-' reads stdin."),
     model: Path = typer.Option(..., "--model", "-m", help="Model directory."),
-    input_format: str = typer.Option("auto", "--input-format", help="auto | text | conll | jsonl"),
+    input_format: str = typer.Option("auto", "--input-format", help="auto | text | conll | jsonl | hf"),
     output_format: str | None = typer.Option(None, "--output-format", help="jsonl | conll | pretty (default: pretty on a terminal)"),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     with_tags: bool = typer.Option(False, "--with-tags", help="Add tokens and tags to JSON output."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad input line (exit 1) instead of writing an error record."),
     batch_size: int = typer.Option(256, help="Sentences per batch."),
+    split: str | None = typer.Option(None, help="Split of a datasets source."),
+    tokens_field: str = typer.Option("tokens", help="Tokens column of a datasets source."),
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Report throughput on stderr."),
 ) -> None:
@@ -75,7 +77,8 @@ def predict(
                 legend.append(" ")
             console.print(legend)
         for path in files or ["-"]:
-            for window in tag_documents(predictor, read_documents(path, input_format, encoding), window=batch_size * 16):
+            documents = read_documents(path, input_format, encoding, loaded.config.get("tokenization", "word"), split, tokens_field)
+            for window in tag_documents(predictor, documents, window=batch_size * 16):
                 for doc in window:
                     if doc.error is not None and (strict or fmt == "conll"):
                         raise NerError(doc.error, path=path, line=doc.line)

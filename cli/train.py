@@ -39,8 +39,12 @@ class TrainView:
             console.print(
                 f"train {info['train']:,} sentences ({info['tokens']:,} tokens), dev {info['dev']:,}, test {info['test']:,}; "
                 f"scheme {info['scheme'].upper()}; types {', '.join(info['types'])}; "
-                f"{info['words']:,} words, {info['chars']:,} chars; device {info['device']}"
+                f"{info['words']:,} words, {info['chars']:,} chars; {info['tokenization']} tokens; device {info['device']}"
             )
+            if info["embeddings"]:
+                e = info["embeddings"]
+                console.print(f"embeddings: {e['dim']}-d, {e['words']:,} of {e['vocabulary']:,} vocabulary words found; "
+                              f"coverage {100 * e['tokens']:.1f}% of training tokens")
             if self.display:
                 self.display.start()
         elif event == "epoch_start":
@@ -75,7 +79,7 @@ class TrainView:
 
 
 def train(
-    train: str = typer.Option(..., "--train", help="Training data: CoNLL file or .jsonl."),
+    train: str = typer.Option(..., "--train", help="Training data: CoNLL file, .jsonl, or hf:NAME / dataset folder / parquet."),
     dev: str = typer.Option(..., "--dev", help="Dev data, used for early stopping."),
     output: Path = typer.Option(..., "--output", "-o", help="Model directory to write."),
     test: str | None = typer.Option(None, "--test", help="Test data, scored with the best model."),
@@ -102,6 +106,12 @@ def train(
     lowercase: bool | None = typer.Option(None, "--lowercase/--cased", help="Look words up lower-cased (casing feature keeps the shape)."),
     scheme: str | None = typer.Option(None, help="Input tag scheme: auto | iob1 | iob2 | bioes | bmes | bilou."),
     train_scheme: str | None = typer.Option(None, help="Internal tag scheme: bioes | iob2."),
+    embeddings: str | None = typer.Option(None, help="Pretrained vectors: GloVe/word2vec text or fastText .vec, .gz ok."),
+    tokens_field: str | None = typer.Option(None, help="Tokens column of a datasets source (default tokens)."),
+    tags_field: str | None = typer.Option(None, help="Tags column of a datasets source (default ner_tags)."),
+    train_split: str | None = typer.Option(None, help="Split of a datasets source used for training (default train)."),
+    dev_split: str | None = typer.Option(None, help="Split used as dev (default validation)."),
+    test_split: str | None = typer.Option(None, help="Split used as test (default test)."),
     token_col: int | None = typer.Option(None, help="CoNLL token column (0-based)."),
     tag_col: int | None = typer.Option(None, help="CoNLL tag column (-1 = last)."),
     encoding: str | None = typer.Option(None, help="Text encoding of the data files."),

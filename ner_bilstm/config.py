@@ -67,6 +67,12 @@ class TrainConfig:
     train_scheme: str = "bioes"
     token_col: int = 0
     tag_col: int = -1
+    tokens_field: str = "tokens"
+    tags_field: str = "ner_tags"
+    train_split: str = "train"
+    dev_split: str = "validation"
+    test_split: str = "test"
+    embeddings: str = ""
     encoding: str = "utf-8"
     max_word_chars: int = 40
     # runtime

@@ -52,6 +52,9 @@ def evaluate_model(
     tag_col: int = -1,
     encoding: str = "utf-8",
     batch_size: int = 256,
+    split: str | None = None,
+    tokens_field: str = "tokens",
+    tags_field: str = "ner_tags",
 ) -> dict:
     """Tag the labelled ``source`` with a loaded model and score it; optionally write
     ``token gold predicted`` CoNLL lines (predictions in the data's scheme) to ``predictions_path``."""
@@ -59,7 +62,8 @@ def evaluate_model(
     from .inference import Predictor
     from .io import read_source
 
-    sentences = list(read_source(source, token_col=token_col, tag_col=tag_col, encoding=encoding))
+    sentences = list(read_source(source, token_col=token_col, tag_col=tag_col, encoding=encoding, split=split,
+                                 tokens_field=tokens_field, tags_field=tags_field))
     if not sentences:
         raise NerError("no sentences to evaluate", path=source)
     predicted = Predictor(loaded, batch_size).predict(sentences)

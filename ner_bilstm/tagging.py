@@ -16,11 +16,12 @@ from .errors import NerError
 from .inference import Entity, Prediction, Predictor
 from .io.conll import read_conll
 from .io.files import numbered_lines
+from .io.hf import is_hf_source, read_hf
 from .io.jsonl import parse_object, token_list
 from .io.text import split_sentences
 from .sentence import Sentence
 
-INPUT_FORMATS = ("auto", "text", "conll", "jsonl")
+INPUT_FORMATS = ("auto", "text", "conll", "jsonl", "hf")
 
 
 @dataclass
@@ -49,7 +50,7 @@ def detect_input_format(path: str, first_line: str | None) -> str:
     return "text"
 
 
-def _jsonl_documents(lines: Iterable[tuple[int, str]]) -> Iterator[Document]:
+def _jsonl_documents(lines: Iterable[tuple[int, str]], tokenization: str) -> Iterator[Document]:
     for lineno, line in lines:
         try:
             obj = parse_object(line)
@@ -64,17 +65,29 @@ def _jsonl_documents(lines: Iterable[tuple[int, str]]) -> Iterator[Document]:
             elif "text" in obj:
                 if not isinstance(obj["text"], str):
                     raise ValueError('"text" must be a string')
-                yield Document(lineno, split_sentences(obj["text"]), text=obj["text"], fields=obj)
+                yield Document(lineno, split_sentences(obj["text"], tokenization=tokenization), text=obj["text"], fields=obj)
             else:
                 raise ValueError('expected a "text" or a "tokens" field')
         except ValueError as e:
             yield Document(lineno, error=str(e), fields=obj)
 
 
-def read_documents(path: str, input_format: str = "auto", encoding: str = "utf-8") -> Iterator[Document]:
-    """Stream documents from ``path`` (``-`` for stdin) in ``input_format``."""
+def read_documents(
+    path: str,
+    input_format: str = "auto",
+    encoding: str = "utf-8",
+    tokenization: str = "word",
+    split: str | None = None,
+    tokens_field: str = "tokens",
+) -> Iterator[Document]:
+    """Stream documents from ``path`` (``-`` for stdin) in ``input_format``. Raw text is
+    tokenised by words, or by characters for a character-level model (``tokenization``)."""
     if input_format not in INPUT_FORMATS:
         raise NerError(f"unknown input format {input_format!r}; choose one of {', '.join(INPUT_FORMATS)}")
+    if input_format in ("auto", "hf") and path != "-" and is_hf_source(path):
+        for sentence in read_hf(path, split=split, tokens_field=tokens_field, require_tags=False):
+            yield Document(sentence.meta["line"], [sentence], fields={"tokens": sentence.tokens})
+        return
     if input_format == "conll":
         for sentence in read_conll(path, encoding=encoding, require_tags=False):
             yield Document(sentence.meta["line"], [sentence])
@@ -93,10 +106,10 @@ def read_documents(path: str, input_format: str = "auto", encoding: str = "utf-8
             raise NerError("CoNLL input is only detected by extension; pass --input-format conll", path=path)
         lines = chain(buffered, lines)
     if input_format == "jsonl":
-        yield from _jsonl_documents((n, line) for n, line in lines if line.strip())
+        yield from _jsonl_documents(((n, line) for n, line in lines if line.strip()), tokenization)
     else:
         for lineno, line in lines:
-            yield Document(lineno, split_sentences(line), text=line)
+            yield Document(lineno, split_sentences(line, tokenization=tokenization), text=line)
 
 
 def tag_documents(predictor: Predictor, documents: Iterable[Document], window: int = 1024) -> Iterator[list[Document]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -20,10 +21,12 @@ from . import __version__
 from .artifact import HISTORY, METRICS, LoadedModel, load_model, save_model, write_json
 from .batching import Batch, EncodedCorpus, length_batches
 from .config import TrainConfig
+from .embeddings import read_embeddings
 from .errors import NerError
 from .evaluation import entity_scores
 from .inference import Predictor
-from .io import read_source
+from .io import is_hf_source, read_source
+from .io.hf import fingerprint as hf_fingerprint
 from .model import Tagger
 from .schemes import convert, detect_scheme, label_set, parse_tag
 from .sentence import Sentence
@@ -60,8 +63,11 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def fingerprint(path: str) -> dict[str, Any]:
-    """Path and sha256 of a data file, so a model records exactly what it was trained on."""
+def fingerprint(path: str, split: str | None = None) -> dict[str, Any]:
+    """Path and sha256 of a data file (datasets' fingerprint for a datasets source), so a model
+    records exactly what it was trained on."""
+    if is_hf_source(path):
+        return hf_fingerprint(path, split)
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -69,9 +75,15 @@ def fingerprint(path: str) -> dict[str, Any]:
     return {"path": str(path), "sha256": digest.hexdigest()}
 
 
+def split_for(config: TrainConfig, role: str) -> str:
+    """Which split of a Hugging Face source serves as the training, dev or test set."""
+    return {"training": config.train_split, "dev": config.dev_split, "test": config.test_split}[role]
+
+
 def load_sentences(path: str, config: TrainConfig, role: str) -> list[Sentence]:
     """All labelled sentences of ``path``; an empty source is an error."""
-    sentences = list(read_source(path, token_col=config.token_col, tag_col=config.tag_col, encoding=config.encoding))
+    sentences = list(read_source(path, token_col=config.token_col, tag_col=config.tag_col, encoding=config.encoding,
+                                 split=split_for(config, role), tokens_field=config.tokens_field, tags_field=config.tags_field))
     if not sentences:
         raise NerError(f"the {role} set has no sentences", path=path)
     return sentences
@@ -127,10 +139,23 @@ class TrainingSetup:
     optimizer: torch.optim.Optimizer
     singleton: torch.Tensor  # (words,) bool: seen once in training, candidates for word dropout
     device: torch.device
+    config: TrainConfig  # effective: word_dim follows the embeddings file
+    tokenization: str = "word"  # "char" when the training tokens are single characters (e.g. Chinese)
+    embedding_coverage: dict | None = None
 
 
-def prepare(config: TrainConfig, sentences: Sequence[Sentence], device: torch.device, source: str = "training data") -> TrainingSetup:
-    """Detect the scheme, build vocabularies, tensorise the corpus once, create model and optimiser."""
+def prepare(
+    config: TrainConfig,
+    sentences: Sequence[Sentence],
+    device: torch.device,
+    source: str = "training data",
+    other_sentences: Sequence[Sentence] = (),
+) -> TrainingSetup:
+    """Detect the scheme, build vocabularies, tensorise the corpus once, create model and optimiser.
+
+    With pretrained embeddings, words of ``other_sentences`` (dev/test) that have a vector join
+    the vocabulary (Lample et al., 2016), so they are not unknown at test time.
+    """
     scheme = detect_scheme(s.tags for s in sentences) if config.scheme == "auto" else config.scheme
     tags = [convert(s.tags, config.train_scheme) for s in sentences]
     types = sorted({parse_tag(t)[1] for seq in tags for t in seq if t != "O"})
@@ -141,13 +166,36 @@ def prepare(config: TrainConfig, sentences: Sequence[Sentence], device: torch.de
         ((s.tokens, s.tags) for s in sentences), labels, min_freq=config.min_freq,
         normalize_digits=config.normalize_digits, lowercase=config.lowercase,
     )
+    pretrained, coverage = None, None
+    if config.embeddings:
+        keys = {vocab.word_key(t) for group in (sentences, other_sentences) for s in group for t in s.tokens}
+        vectors = read_embeddings(config.embeddings, keys)
+        config = dataclasses.replace(config, word_dim=vectors.dim)  # the file decides the dimension
+        vocab.words.extend(sorted(k for k in keys if k in vectors))
+        pretrained = torch.empty(len(vocab.words), vectors.dim)
+        found = torch.zeros(len(vocab.words), dtype=torch.bool)
+        for i, word in enumerate(vocab.words.itos):
+            v = vectors.lookup(word)
+            if v is not None:
+                pretrained[i] = torch.from_numpy(v)
+                found[i] = True
+        ids = [vocab.word_id(t) for s in sentences for t in s.tokens]
+        coverage = {"tokens": round(sum(bool(found[i]) for i in ids) / max(len(ids), 1), 4),
+                    "words": int(found.sum()), "vocabulary": len(vocab.words), "file_words": vectors.total, "dim": vectors.dim}
     data = EncodedCorpus(sentences, vocab, tags, config.max_word_chars)
-    model = Tagger(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme).to(device)
+    model = Tagger(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme)
+    if pretrained is not None:
+        with torch.no_grad():
+            rows = found.nonzero().squeeze(1)
+            model.word_embed.weight[rows] = pretrained[rows]
+    model = model.to(device)
     singleton = torch.zeros(len(vocab.words), dtype=torch.bool)
     for word, count in vocab.word_counts.items():
         if count == 1:
             singleton[vocab.words.stoi[word]] = True
-    return TrainingSetup(scheme, types, labels, vocab, data, model, make_optimizer(config, model), singleton.to(device), device)
+    single_chars = sum(len(t) == 1 for s in sentences for t in s.tokens) / max(sum(len(s) for s in sentences), 1)
+    return TrainingSetup(scheme, types, labels, vocab, data, model, make_optimizer(config, model), singleton.to(device), device,
+                         config, "char" if single_chars >= 0.9 else "word", coverage)
 
 
 def clip_gradients(parameters, max_norm: float) -> float:
@@ -206,14 +254,16 @@ def train(
     dev_sents = load_sentences(dev_path, config, "dev")
     test_sents = load_sentences(test_path, config, "test") if test_path else None
 
-    setup = prepare(config, train_sents, device, train_path)
+    setup = prepare(config, train_sents, device, train_path, dev_sents + (test_sents or []))
+    config = setup.config
     scheme, types, labels, vocab, train_data = setup.scheme, setup.types, setup.labels, setup.vocab, setup.data
     model, optimizer = setup.model, setup.optimizer
     dev_gold = [s.tags for s in dev_sents]
     emit("data", {
         "train": len(train_sents), "dev": len(dev_sents), "test": len(test_sents) if test_sents else 0,
         "tokens": sum(train_data.lengths), "scheme": scheme, "types": types, "words": len(vocab.words),
-        "chars": len(vocab.chars), "device": str(device),
+        "chars": len(vocab.chars), "device": str(device), "tokenization": setup.tokenization,
+        "embeddings": setup.embedding_coverage,
     })
 
     model_record = {
@@ -224,7 +274,10 @@ def train(
         "input_scheme": scheme,
         "train_scheme": config.train_scheme,
         "versions": _versions(),
-        "data": {"train": fingerprint(train_path), "dev": fingerprint(dev_path), **({"test": fingerprint(test_path)} if test_path else {})},
+        "tokenization": setup.tokenization,
+        "embeddings": setup.embedding_coverage,
+        "data": {role: fingerprint(path, split_for(config, name)) for role, name, path in
+                 (("train", "training", train_path), ("dev", "dev", dev_path), ("test", "test", test_path)) if path},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     output.mkdir(parents=True, exist_ok=True)

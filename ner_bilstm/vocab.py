@@ -50,6 +50,13 @@ class Vocab:
     def get(self, s: str, default: int = 1) -> int:
         return self.stoi.get(s, default)
 
+    def extend(self, entries) -> None:
+        """Append entries not already present."""
+        for s in entries:
+            if s not in self.stoi:
+                self.stoi[s] = len(self.itos)
+                self.itos.append(s)
+
     @classmethod
     def build(cls, counts: Counter, min_freq: int = 1, specials: Sequence[str] = (PAD, UNK)) -> Vocab:
         """Entries seen at least ``min_freq`` times, most frequent first (ties alphabetical)."""

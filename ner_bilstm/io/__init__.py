@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import NerError
 from ..sentence import Sentence
 from .conll import read_conll, write_conll
+from .hf import is_hf_source, read_hf
 from .jsonl import read_jsonl_sentences
 from .text import split_sentences, tokenize
 
@@ -19,6 +19,8 @@ __all__ = [
     "tokenize",
     "split_sentences",
     "source_format",
+    "is_hf_source",
+    "read_hf",
 ]
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
@@ -36,11 +38,15 @@ def read_source(
     tag_col: int = -1,
     encoding: str = "utf-8",
     require_tags: bool = True,
+    split: str | None = None,
+    tokens_field: str = "tokens",
+    tags_field: str = "ner_tags",
 ) -> Iterator[Sentence]:
-    """Stream labelled sentences from a CoNLL or JSON-lines file (chosen by extension)."""
+    """Stream sentences from a CoNLL file, a JSON-lines file (by extension), or a Hugging Face
+    ``datasets`` source (``hf:NAME[:CONFIG]``, a ``save_to_disk`` folder, parquet/arrow files)."""
     path = str(path)
-    if path.startswith("hf:"):
-        raise NerError("Hugging Face sources (hf:NAME) are not supported yet", path=path)
+    if is_hf_source(path):
+        return read_hf(path, split=split, tokens_field=tokens_field, tags_field=tags_field, require_tags=require_tags)
     if source_format(path) == "jsonl":
         return read_jsonl_sentences(path, encoding=encoding, require_tags=require_tags)
     return read_conll(path, token_col=token_col, tag_col=tag_col, encoding=encoding, require_tags=require_tags)

@@ -28,29 +28,37 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE | re.IGNORECASE,
 )
-_SENTENCE_END = {".", "!", "?", "..."}
-_CLOSERS = {'"', "'", ")", "]", "»", "”", "’"}
+# Character-level models (Chinese and other unsegmented text): every character is a token,
+# except runs of Latin letters, which stay whole words.
+_CHAR_TOKEN = re.compile(r"[A-Za-z]+(?:['’-][A-Za-z]+)*|\S")
+_SENTENCE_END = {".", "!", "?", "...", "。", "！", "？", "；"}
+_CHAR_SENTENCE_END = {"。", "！", "？", "!", "?", "；"}
+_CLOSERS = {'"', "'", ")", "]", "»", "”", "’", "」", "』", "）"}
 
 
-def tokenize(text: str) -> list[tuple[str, int, int]]:
-    """Split ``text`` into (token, start, end) with end-exclusive character offsets."""
-    return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+def tokenize(text: str, tokenization: str = "word") -> list[tuple[str, int, int]]:
+    """Split ``text`` into (token, start, end) with end-exclusive character offsets; with
+    ``tokenization="char"`` into single characters (Latin words kept whole)."""
+    pattern = _CHAR_TOKEN if tokenization == "char" else _TOKEN
+    return [(m.group(), m.start(), m.end()) for m in pattern.finditer(text)]
 
 
-def split_sentences(text: str, meta: dict | None = None) -> list[Sentence]:
+def split_sentences(text: str, meta: dict | None = None, tokenization: str = "word") -> list[Sentence]:
     """Tokenise ``text`` and cut it into sentences after ., ! or ? (and closing quotes)
-    when the next token starts with an upper-case letter, a digit or a quote."""
-    tokens = tokenize(text)
+    when the next token starts with an upper-case letter, a digit or a quote; in character
+    mode after 。！？!?； whatever follows."""
+    tokens = tokenize(text, tokenization)
+    char_mode = tokenization == "char"
     sentences: list[Sentence] = []
     begin = 0
     i = 0
     while i < len(tokens):
         token = tokens[i][0]
-        if token in _SENTENCE_END:
+        if token in (_CHAR_SENTENCE_END if char_mode else _SENTENCE_END):
             j = i + 1
             while j < len(tokens) and tokens[j][0] in _CLOSERS and tokens[j][1] == tokens[j - 1][2]:
                 j += 1
-            if j == len(tokens) or _starts_sentence(tokens[j][0]):
+            if j == len(tokens) or char_mode or _starts_sentence(tokens[j][0]):
                 sentences.append(_sentence(text, tokens[begin:j], meta))
                 begin = j
             i = j

@@ -1,0 +1,63 @@
+"""Converting data between formats (CoNLL, JSON lines) and tag schemes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .errors import NerError
+from .io.files import output_stream
+from .schemes import SCHEMES, convert, detect_scheme
+from .sentence import Sentence
+
+FORMATS = ("conll", "jsonl")
+
+
+def convert_sentences(
+    sentences: Iterable[Sentence],
+    dest: str | Path | None,
+    *,
+    to_scheme: str | None = None,
+    to_format: str = "conll",
+    tag_col: int = -1,
+) -> dict[str, Any]:
+    """Write ``sentences`` to ``dest`` (stdout for None) in ``to_format``, tags re-encoded in
+    ``to_scheme`` (kept as they are when None). CoNLL input keeps its other columns; only the tag
+    column changes. The file appears only when everything was written."""
+    if to_format not in FORMATS:
+        raise NerError(f"unknown output format {to_format!r}; choose one of {', '.join(FORMATS)}")
+    if to_scheme is not None and to_scheme not in SCHEMES:
+        raise NerError(f"unknown tag scheme {to_scheme!r}; choose one of {', '.join(SCHEMES)}")
+    sentences = list(sentences)
+    labelled = [s.tags for s in sentences if s.tags is not None]
+    source_scheme = detect_scheme(labelled) if labelled else None
+    changed = 0
+    with output_stream(dest) as out:
+        for s in sentences:
+            tags = s.tags
+            if tags is not None and to_scheme is not None:
+                new = convert(tags, to_scheme)
+                changed += sum(a != b for a, b in zip(tags, new))
+                tags = new
+            if to_format == "jsonl":
+                record: dict[str, Any] = {"tokens": s.tokens}
+                if tags is not None:
+                    record["tags"] = tags
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                continue
+            for comment in s.meta.get("comments", []):
+                out.write(comment + "\n")
+            columns = s.meta.get("columns")
+            for i, token in enumerate(s.tokens):
+                if columns is not None:
+                    cols = list(columns[i])
+                    if tags is not None:
+                        cols[tag_col] = tags[i]
+                else:
+                    cols = [token] + ([tags[i]] if tags is not None else [])
+                out.write(" ".join(cols) + "\n")
+            out.write("\n")
+    return {"sentences": len(sentences), "from_scheme": source_scheme, "to_scheme": to_scheme or source_scheme,
+            "changed_tags": changed, "format": to_format}
