@@ -45,7 +45,8 @@ def hf_sources(tmp_path_factory):
     datasets.DatasetDict({"train": as_dataset(train_s, True), "validation": as_dataset(dev_s, True)}).save_to_disk(str(d / "disk"))
     as_dataset(train_s, False).to_parquet(str(d / "train.parquet"))
     as_dataset(dev_s, False).to_parquet(str(d / "dev.parquet"))
-    return {"disk": d / "disk", "train_parquet": d / "train.parquet", "dev_parquet": d / "dev.parquet",
+    as_dataset(train_s, False).to_json(str(d / "train.jsonl"))
+    return {"disk": d / "disk", "train_parquet": d / "train.parquet", "dev_parquet": d / "dev.parquet", "json": d / "train.jsonl",
             "train_conll": write_conll(d / "train.txt", train_s), "dev_conll": write_conll(d / "dev.txt", dev_s)}
 
 
@@ -53,7 +54,8 @@ def test_save_to_disk_with_classlabels_and_parquet_with_strings_read_like_conll(
     conll = list(read_source(str(hf_sources["train_conll"])))
     from_disk = list(read_source(str(hf_sources["disk"]), split="train"))
     from_parquet = list(read_source(str(hf_sources["train_parquet"])))
-    for sentences in (from_disk, from_parquet):
+    from_json = list(read_source(str(hf_sources["json"])))
+    for sentences in (from_disk, from_parquet, from_json):
         assert [s.tokens for s in sentences] == [s.tokens for s in conll]
         assert [s.tags for s in sentences] == [s.tags for s in conll]
     assert [s.tokens for s in read_source(str(hf_sources["disk"]), split="validation")][0]

@@ -43,7 +43,8 @@ def token_list(obj: dict[str, Any], key: str = "tokens") -> list[str]:
 
 
 def read_jsonl_sentences(path: str, *, encoding: str = "utf-8", require_tags: bool = True) -> Iterator[Sentence]:
-    """Stream labelled sentences from a JSON-lines file; blank lines are skipped."""
+    """Stream labelled sentences from a JSON-lines file (``tokens`` and ``tags``, or ``ner_tags``
+    holding strings as ``datasets``' ``to_json`` writes them); blank lines are skipped."""
     for lineno, line in numbered_lines(path, encoding):
         if not line.strip():
             continue
@@ -53,8 +54,9 @@ def read_jsonl_sentences(path: str, *, encoding: str = "utf-8", require_tags: bo
                 raise ValueError('missing "tokens"')
             tokens = token_list(obj)
             tags = None
-            if "tags" in obj:
-                tags = string_list(obj, "tags")
+            key = "tags" if "tags" in obj else "ner_tags" if "ner_tags" in obj else None  # ner_tags: datasets' to_json
+            if key is not None:
+                tags = string_list(obj, key)
                 if len(tags) != len(tokens):
                     raise ValueError(f"{len(tokens)} tokens but {len(tags)} tags")
                 for tag in tags:
