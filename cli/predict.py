@@ -53,39 +53,68 @@ def predict(
     input_format: str = typer.Option("auto", "--input-format", help="auto | text | conll | jsonl | hf"),
     output_format: str | None = typer.Option(None, "--output-format", help="jsonl | conll | pretty (default: pretty on a terminal)"),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    output_dir: Path | None = typer.Option(None, "--output-dir", help="Write one output file per input file into this folder."),
     with_tags: bool = typer.Option(False, "--with-tags", help="Add tokens and tags to JSON output."),
+    nbest: int = typer.Option(0, "--nbest", help="Add the K best tag sequences with their probabilities (CRF head)."),
+    min_score: float = typer.Option(0.0, "--min-score", help="Drop entities whose probability is lower."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad input line (exit 1) instead of writing an error record."),
     batch_size: int = typer.Option(256, help="Sentences per batch."),
+    threads: int = typer.Option(0, help="CPU threads for torch (0 = its default)."),
     split: str | None = typer.Option(None, help="Split of a datasets source."),
     tokens_field: str = typer.Option("tokens", help="Tokens column of a datasets source."),
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Report throughput on stderr."),
 ) -> None:
-    """Tag text, CoNLL or JSON lines; one output unit per input unit, in order."""
-    fmt = output_format or ("pretty" if output is None and sys.stdout.isatty() else "jsonl")
+    """Tag text, CoNLL or JSON lines; one output unit per input unit, in order, streamed."""
+    if output is not None and output_dir is not None:
+        raise NerError("give --output or --output-dir, not both")
+    fmt = output_format or ("pretty" if output is None and output_dir is None and sys.stdout.isatty() else "jsonl")
     if fmt not in OUTPUT_FORMATS:
         raise NerError(f"unknown output format {fmt!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
+    if nbest < 0 or batch_size < 1 or not 0.0 <= min_score <= 1.0:
+        raise NerError("--nbest must be >= 0, --batch-size >= 1 and --min-score in [0, 1]")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     loaded = load_model(model)
-    predictor = Predictor(loaded, batch_size)
+    predictor = Predictor(loaded, batch_size, nbest=nbest, min_score=min_score)
     styles = label_styles(entity_types(loaded.vocab.labels.itos))
-    started, tokens, docs = time.perf_counter(), 0, 0
-    with output_stream(output) as out:
-        if fmt == "pretty" and out is sys.stdout:
-            legend = Text("entities: ")
-            for label, style in styles.items():
-                legend.append(f" {label} ", style=f"{style} reverse")
-                legend.append(" ")
-            console.print(legend)
-        for path in files or ["-"]:
-            documents = read_documents(path, input_format, encoding, loaded.config.get("tokenization", "word"), split, tokens_field)
-            for window in tag_documents(predictor, documents, window=batch_size * 16):
-                for doc in window:
-                    if doc.error is not None and (strict or fmt == "conll"):
-                        raise NerError(doc.error, path=path, line=doc.line)
-                    docs += 1
-                    tokens += sum(len(s) for s in doc.sentences)
-                    _write(doc, fmt, out, with_tags, styles)
-                out.flush()
+    tokenization = loaded.config.get("tokenization", "word")
+    paths = files or ["-"]
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        if len({Path(p).name for p in paths}) != len(paths) or "-" in paths:
+            raise NerError("--output-dir needs input files with distinct names (not stdin)")
+    started, counts = time.perf_counter(), [0, 0]
+
+    def tag_into(out, path: str) -> None:
+        documents = read_documents(path, input_format, encoding, tokenization, split, tokens_field)
+        for window in tag_documents(predictor, documents, window=batch_size * 16):
+            for doc in window:
+                if doc.error is not None and (strict or fmt == "conll"):
+                    raise NerError(doc.error, path=path, line=doc.line)
+                counts[0] += 1
+                counts[1] += sum(len(s) for s in doc.sentences)
+                _write(doc, fmt, out, with_tags, styles)
+            out.flush()
+
+    if output_dir is not None:
+        suffix = {"jsonl": ".jsonl", "conll": ".conll", "pretty": ".txt"}[fmt]
+        for path in paths:
+            with output_stream(output_dir / (Path(path).stem + suffix)) as out:
+                tag_into(out, path)
+    else:
+        with output_stream(output) as out:
+            if fmt == "pretty" and out is sys.stdout:
+                legend = Text("entities: ")
+                for label, style in styles.items():
+                    legend.append(f" {label} ", style=f"{style} reverse")
+                    legend.append(" ")
+                console.print(legend)
+            for path in paths:
+                tag_into(out, path)
     if verbose:
         seconds = time.perf_counter() - started
-        err_console.print(f"{docs:,} documents, {tokens:,} tokens in {seconds:.2f} s ({tokens / max(seconds, 1e-9):,.0f} tokens/s)")
+        err_console.print(f"{counts[0]:,} documents, {counts[1]:,} tokens in {seconds:.2f} s "
+                          f"({counts[1] / max(seconds, 1e-9):,.0f} tokens/s)")

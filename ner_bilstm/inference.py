@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from .artifact import LoadedModel
 from .batching import EncodedCorpus, length_batches
-from .schemes import Span, parse_tag, spans_to_tags, tags_to_spans
+from .errors import NerError
+from .schemes import Span, convert, parse_tag, spans_to_tags, tags_to_spans
 from .sentence import Sentence
 
 
@@ -31,6 +32,7 @@ class Prediction:
 
     tags: list[str]
     entities: list[Entity]
+    alternatives: list[tuple[list[str], float]] = field(default_factory=list)  # n-best: (tags, probability)
 
     @property
     def spans(self) -> list[Span]:
@@ -78,14 +80,22 @@ class _SpanScorer:
 
 
 class Predictor:
-    """Tags sentences with a loaded model, in length-sorted batches, order preserved."""
+    """Tags sentences with a loaded model, in length-sorted batches, order preserved.
 
-    def __init__(self, loaded: LoadedModel, batch_size: int = 256):
+    ``nbest`` > 0 adds that many best tag sequences with their probabilities (CRF head only);
+    ``min_score`` drops entities whose probability is lower (the tags stay the best path's).
+    """
+
+    def __init__(self, loaded: LoadedModel, batch_size: int = 256, nbest: int = 0, min_score: float = 0.0):
         self.loaded = loaded
         self.model = loaded.model
         self.batch_size = batch_size
         self.labels = loaded.vocab.labels.itos
         self.device = next(self.model.parameters()).device
+        if nbest and self.model.crf is None:
+            raise NerError("--nbest needs a model with the CRF head")
+        self.nbest = nbest
+        self.min_score = min_score
 
     @torch.inference_mode()
     def predict(self, sentences: Sequence[Sentence]) -> list[Prediction]:
@@ -124,7 +134,16 @@ class Predictor:
             else:
                 scorer = _SpanScorer(self.labels, self.loaded.train_scheme, alpha[row], None, None, None, None, n)
             entities = [Entity(s.label, s.start, s.end, round(float(np.exp(scorer(s))), 4)) for s in spans]
+            entities = [e for e in entities if e.score >= self.min_score]
             out.append(Prediction(spans_to_tags(spans, n, self.loaded.input_scheme), entities))
+        if self.nbest:
+            best_paths, logp = crf.nbest(em, batch.mask, self.nbest)
+            best_paths, probs = best_paths.cpu().tolist(), logp.exp().cpu().tolist()
+            for row, n in enumerate(lengths):
+                out[row].alternatives = [
+                    (convert([self.labels[t] for t in best_paths[row][r][:n]], self.loaded.input_scheme), round(p, 6))
+                    for r, p in enumerate(probs[row]) if p > 0
+                ]
         return out
 
 

@@ -22,3 +22,19 @@ class Sentence:
 
     def __len__(self) -> int:
         return len(self.tokens)
+
+    def chunks(self, size: int) -> list[Sentence]:
+        """Consecutive pieces of at most ``size`` tokens (offsets kept), so one huge line does
+        not become one huge batch row; an entity cannot cross a cut."""
+        if len(self.tokens) <= size:
+            return [self]
+        return [
+            Sentence(
+                tokens=self.tokens[i : i + size],
+                tags=self.tags[i : i + size] if self.tags is not None else None,
+                text=self.text,
+                offsets=self.offsets[i : i + size] if self.offsets is not None else None,
+                meta=self.meta,
+            )
+            for i in range(0, len(self.tokens), size)
+        ]

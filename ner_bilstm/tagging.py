@@ -22,6 +22,11 @@ from .io.text import split_sentences
 from .sentence import Sentence
 
 INPUT_FORMATS = ("auto", "text", "conll", "jsonl", "hf")
+MAX_SENTENCE_TOKENS = 256  # longer sentences of raw text or JSON lines are tagged in pieces
+
+
+def _pieces(sentences: Iterable[Sentence]) -> list[Sentence]:
+    return [piece for s in sentences for piece in s.chunks(MAX_SENTENCE_TOKENS)]
 
 
 @dataclass
@@ -60,12 +65,12 @@ def _jsonl_documents(lines: Iterable[tuple[int, str]], tokenization: str) -> Ite
         try:
             if "tokens" in obj:
                 tokens = token_list(obj)
-                sentences = [Sentence(tokens=tokens)] if tokens else []
+                sentences = _pieces([Sentence(tokens=tokens)]) if tokens else []
                 yield Document(lineno, sentences, fields=obj)
             elif "text" in obj:
                 if not isinstance(obj["text"], str):
                     raise ValueError('"text" must be a string')
-                yield Document(lineno, split_sentences(obj["text"], tokenization=tokenization), text=obj["text"], fields=obj)
+                yield Document(lineno, _pieces(split_sentences(obj["text"], tokenization=tokenization)), text=obj["text"], fields=obj)
             else:
                 raise ValueError('expected a "text" or a "tokens" field')
         except ValueError as e:
@@ -109,7 +114,7 @@ def read_documents(
         yield from _jsonl_documents(((n, line) for n, line in lines if line.strip()), tokenization)
     else:
         for lineno, line in lines:
-            yield Document(lineno, split_sentences(line, tokenization=tokenization), text=line)
+            yield Document(lineno, _pieces(split_sentences(line, tokenization=tokenization)), text=line)
 
 
 def tag_documents(predictor: Predictor, documents: Iterable[Document], window: int = 1024) -> Iterator[list[Document]]:
@@ -173,6 +178,8 @@ def document_record(doc: Document, with_tags: bool = False) -> dict[str, Any]:
     if with_tags:
         record["tokens"] = [t for s in doc.sentences for t in s.tokens]
         record["tags"] = [t for p in doc.predictions for t in p.tags]
+    if any(p.alternatives for p in doc.predictions):
+        record["nbest"] = [[{"tags": tags, "probability": prob} for tags, prob in p.alternatives] for p in doc.predictions]
     return record
 
 

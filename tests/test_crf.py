@@ -185,3 +185,28 @@ def test_gradients_of_the_scaled_forward_match_the_reference():
     (g_fast,) = torch.autograd.grad(crf.log_partition(emissions, mask).sum(), emissions)
     (g_ref,) = torch.autograd.grad(reference_log_partition(crf, emissions, mask).sum(), emissions)
     assert torch.allclose(g_fast, g_ref, atol=1e-10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 6), st.integers(0, 10_000))
+def test_nbest_matches_exhaustive_enumeration(num_tags, time, k, seed):
+    crf = random_crf(num_tags, seed)
+    g = torch.Generator().manual_seed(seed + 7)
+    emissions = torch.randn(3, time, num_tags, generator=g)
+    lengths = torch.randint(1, time + 1, (3,), generator=g)
+    lengths[0] = time
+    mask = torch.arange(time).unsqueeze(0) < lengths.unsqueeze(1)
+    paths, logp = crf.nbest(emissions, mask, k)
+    log_z = crf.log_partition(emissions, mask)
+    for b in range(3):
+        n = int(lengths[b])
+        scored = sorted(all_paths(crf, emissions[b : b + 1], n), key=lambda x: -x[1])
+        expected = scored[:k]
+        got = [(tuple(paths[b, r, :n].tolist()), logp[b, r].item()) for r in range(min(k, len(scored)))]
+        for (path, score), (got_path, got_logp) in zip(expected, got):
+            assert abs(got_logp - (score - log_z[b].item())) < 1e-4
+            assert got_path == path or abs(dict(scored)[got_path] - score) < 1e-5  # ties may swap
+        assert len({p for p, _ in got}) == len(got)  # distinct paths
+        assert torch.isinf(logp[b, len(scored):]).all() if k > len(scored) else True
+    best, _ = crf.decode(emissions, mask)
+    assert torch.equal(paths[:, 0], best)

@@ -172,3 +172,41 @@ class CRF(nn.Module):
             alpha, beta = torch.stack(alphas, 1), torch.stack(betas[::-1], 1)
             log_z = torch.logsumexp(alphas[-1] + end, dim=1)
         return alpha.to(emissions.dtype), beta.to(emissions.dtype), log_z.to(emissions.dtype)
+
+    def nbest(self, emissions: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``k`` best tag sequences per row: ``paths (batch, k, time)`` (0 past the end) and
+        their log-probabilities ``(batch, k)``, best first; -inf marks ranks beyond the number of
+        valid paths. Batched k-best Viterbi: each (position, tag) keeps its k best partial paths.
+        """
+        _check(emissions, mask, self.num_tags)
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        batch, time, n = emissions.shape
+        with torch.no_grad():
+            start, trans, end = self.scores(float("-inf"))
+            neg = torch.full((batch, n, k), float("-inf"), dtype=emissions.dtype, device=emissions.device)
+            score = neg.clone()
+            score[:, :, 0] = start + emissions[:, 0]  # (batch, tag, rank)
+            identity = (torch.arange(n, device=emissions.device).unsqueeze(1) * k
+                        + torch.arange(k, device=emissions.device)).t().expand(batch, k, n)  # (batch, rank, tag)
+            pointers = []
+            for t in range(1, time):
+                # candidates[b, i*k + r, j] = score[b, i, r] + trans[i, j]
+                cand = (score.unsqueeze(3) + trans.view(1, n, 1, n)).reshape(batch, n * k, n)
+                best, idx = cand.topk(k, dim=1)  # (batch, rank, tag), sorted
+                nxt = best.transpose(1, 2) + emissions[:, t].unsqueeze(2)
+                keep = mask[:, t].view(batch, 1, 1)
+                score = torch.where(keep, nxt, score)
+                pointers.append(torch.where(keep, idx, identity))
+            final = (score + end.view(1, n, 1)).reshape(batch, n * k)
+            top, flat = final.topk(min(k, n * k), dim=1)  # flat = tag * k + rank
+            tag, rank = flat // k, flat % k
+            path = [tag]
+            for idx in reversed(pointers):
+                prev = idx[torch.arange(batch, device=idx.device).unsqueeze(1), rank, tag]  # (batch, k)
+                tag, rank = prev // k, prev % k
+                path.append(tag)
+            paths = torch.stack(path[::-1], dim=2)  # (batch, k, time)
+            paths = paths.masked_fill(~mask.unsqueeze(1), 0)
+            log_z = self.log_partition(emissions, mask)
+        return paths, top - log_z.unsqueeze(1)
