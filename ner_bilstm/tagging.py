@@ -7,9 +7,11 @@ bounded however long the input is, and output order equals input order.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain, islice
+from itertools import chain
 from typing import Any
 
 from .errors import NerError
@@ -117,13 +119,54 @@ def read_documents(
             yield Document(lineno, _pieces(split_sentences(line, tokenization=tokenization)), text=line)
 
 
-def tag_documents(predictor: Predictor, documents: Iterable[Document], window: int = 1024) -> Iterator[list[Document]]:
-    """Fill in ``predictions`` ``window`` documents at a time; yields each window, in input order."""
-    documents = iter(documents)
+_END = object()
+
+
+def _read_ahead(documents: Iterable[Document], window: int) -> Iterator[list[Document]]:
+    """Group documents into lists of up to ``window``, without waiting for a full list.
+
+    A thread reads ahead into a bounded queue; each list takes what has arrived (at least one
+    document), so a fast input is tagged in big batches and a slow one (a terminal, `tail -f`)
+    line by line, while memory stays bounded by the queue.
+    """
+    q: queue.Queue = queue.Queue(maxsize=2 * window)
+
+    def reader() -> None:
+        try:
+            for doc in documents:
+                q.put(doc)
+            q.put(_END)
+        except BaseException as e:  # handed to the consumer, which raises it
+            q.put(e)
+
+    threading.Thread(target=reader, daemon=True).start()
     while True:
-        chunk = list(islice(documents, window))
-        if not chunk:
+        item = q.get()
+        chunk: list[Document] = []
+        while True:
+            if item is _END or isinstance(item, BaseException):
+                break
+            chunk.append(item)
+            if len(chunk) >= window:
+                item = None
+                break
+            try:
+                item = q.get_nowait()
+            except queue.Empty:
+                item = None
+                break
+        if chunk:
+            yield chunk
+        if item is _END:
             return
+        if isinstance(item, BaseException):
+            raise item
+
+
+def tag_documents(predictor: Predictor, documents: Iterable[Document], window: int = 1024) -> Iterator[list[Document]]:
+    """Fill in ``predictions`` for up to ``window`` documents at a time, as they arrive;
+    yields each group, in input order."""
+    for chunk in _read_ahead(documents, window):
         predictions = iter(predictor.predict([s for d in chunk for s in d.sentences]))
         for doc in chunk:
             doc.predictions = [next(predictions) for _ in doc.sentences]

@@ -137,3 +137,17 @@ def test_very_long_lines_are_tagged_in_pieces_with_exact_offsets(tiny_model):
     assert record["entities"]
     for e in record["entities"]:
         assert text[e["start"] : e["end"]] == e["text"]
+
+
+def test_each_line_is_answered_before_the_input_ends(tiny_model):
+    proc = subprocess.Popen([EXE, "predict", "--model", str(tiny_model)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, bufsize=1)
+    try:
+        for i in range(3):
+            proc.stdin.write(json.dumps({"id": i, "text": "Anna Berg visited Paris."}) + "\n")
+            proc.stdin.flush()
+            assert json.loads(proc.stdout.readline())["id"] == i  # would block forever if output waited for a full batch
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    assert proc.returncode == 0
