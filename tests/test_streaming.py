@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -142,6 +143,8 @@ def test_very_long_lines_are_tagged_in_pieces_with_exact_offsets(tiny_model):
 def test_each_line_is_answered_before_the_input_ends(tiny_model):
     proc = subprocess.Popen([EXE, "predict", "--model", str(tiny_model)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True, bufsize=1)
+    watchdog = threading.Timer(60, proc.kill)  # a regression must fail the test, not hang it
+    watchdog.start()
     try:
         for i in range(3):
             proc.stdin.write(json.dumps({"id": i, "text": "Anna Berg visited Paris."}) + "\n")
@@ -150,4 +153,5 @@ def test_each_line_is_answered_before_the_input_ends(tiny_model):
     finally:
         proc.stdin.close()
         proc.wait(timeout=60)
+        watchdog.cancel()
     assert proc.returncode == 0
