@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from ner_bilstm.errors import NerError
+from ner_bilstm.errors import NerError, TrainingInterrupted
 
 from .render import err_console
 
@@ -30,6 +30,9 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except TrainingInterrupted as e:
+            err_console.print(f"[bold yellow]stopped:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(130) from None
         except NerError as e:
             err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(1) from None

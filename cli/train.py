@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from pathlib import Path
 
 import typer
@@ -14,6 +16,31 @@ from ner_bilstm.config import load_config
 from ner_bilstm.training import train as run_training
 
 from .render import console, scores_table
+
+
+class StopRequest:
+    """Turns the first SIGINT/SIGTERM into a request the training loop polls between steps;
+    a second SIGINT interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextlib.contextmanager
+    def installed(self):
+        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
 
 
 class TrainView:
@@ -47,10 +74,14 @@ class TrainView:
                               f"coverage {100 * e['tokens']:.1f}% of training tokens")
             if self.display:
                 self.display.start()
+        elif event == "resume":
+            console.print(f"resuming epoch {info['epoch']} after {info['position']} batches"
+                          + (" (the run had already finished)" if info["finished"] else ""))
         elif event == "epoch_start":
             if self.task is not None:
                 self.progress.remove_task(self.task)
-            self.task = self.progress.add_task("", total=info["batches"], epoch=info["epoch"], loss=0.0, rate=0.0)
+            self.task = self.progress.add_task("", total=info["batches"], completed=info.get("done", 0), epoch=info["epoch"],
+                                               loss=0.0, rate=0.0)
             self.loss_avg, self.seen = 0.0, 0
             self.progress.start_task(self.task)
         elif event == "batch":
@@ -118,15 +149,20 @@ def train(
     seed: int | None = typer.Option(None, help="Random seed (training is deterministic on CPU)."),
     device: str | None = typer.Option(None, help="auto | cpu | cuda"),
     threads: int | None = typer.Option(None, help="CPU threads (0 = torch default)."),
+    checkpoint_every: int | None = typer.Option(None, help="Steps between checkpoints (0 = only after each epoch)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --output exactly where it stopped."),
 ) -> None:
-    """Train a tagger and write its model directory."""
+    """Train a tagger and write its model directory. Ctrl-C or SIGTERM stops at the next step
+    with a checkpoint (exit 130); --resume continues it."""
     options = dict(locals())
-    for key in ("train", "dev", "output", "test", "config"):
+    for key in ("train", "dev", "output", "test", "config", "resume"):
         options.pop(key)
     cfg = load_config(config, options)
     view = TrainView()
+    stop = StopRequest()
     try:
-        result = run_training(cfg, train, dev, output, test_path=test, callback=view)
+        with stop.installed():
+            result = run_training(cfg, train, dev, output, test_path=test, callback=view, resume=resume, should_stop=stop)
     finally:
         view.close()
     best = result.best_dev["micro"]

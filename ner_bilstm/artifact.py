@@ -23,6 +23,7 @@ from .vocab import Vocabularies
 
 FORMAT_VERSION = 1
 CONFIG, VOCAB, WEIGHTS, METRICS, HISTORY = "config.json", "vocab.json", "model.safetensors", "metrics.json", "history.jsonl"
+ATOMIC_NAMES = (CONFIG, VOCAB, WEIGHTS, METRICS, HISTORY, "state.safetensors")
 
 
 def atomic_write(path: Path, write) -> None:
@@ -39,6 +40,13 @@ def atomic_write(path: Path, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temporaries(directory: Path) -> None:
+    """Delete temporary files that ``atomic_write`` left behind when a process was killed mid-write."""
+    for path in Path(directory).rglob(".*"):
+        if path.is_file() and any(path.name.startswith(f".{name}.") for name in ATOMIC_NAMES):
+            path.unlink(missing_ok=True)
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -13,3 +13,7 @@ class NerError(Exception):
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
         super().__init__(f"{where}{message}")
+
+
+class TrainingInterrupted(NerError):
+    """Training stopped on request (SIGINT/SIGTERM) after writing a checkpoint; exit code 130."""

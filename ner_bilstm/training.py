@@ -18,11 +18,21 @@ from typing import Any
 import torch
 
 from . import __version__
-from .artifact import HISTORY, METRICS, LoadedModel, load_model, save_model, write_json
+from .artifact import (
+    HISTORY,
+    METRICS,
+    LoadedModel,
+    atomic_write,
+    load_model,
+    remove_stale_temporaries,
+    save_model,
+    write_json,
+)
 from .batching import Batch, EncodedCorpus, length_batches
+from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .embeddings import read_embeddings
-from .errors import NerError
+from .errors import NerError, TrainingInterrupted
 from .evaluation import entity_scores
 from .inference import Predictor
 from .io import is_hf_source, read_source
@@ -33,6 +43,18 @@ from .sentence import Sentence
 from .vocab import Vocabularies
 
 Callback = Callable[[str, dict[str, Any]], None]
+
+# Options that may differ between an interrupted run and its resumption.
+RESUMABLE_CHANGES = ("epochs", "patience", "threads", "device", "eval_batch_size", "checkpoint_every")
+
+
+def write_history(output: Path, history: list[dict]) -> None:
+    """history.jsonl, rewritten whole and atomically (it is small)."""
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(h) + "\n" for h in history)
+
+    atomic_write(output / HISTORY, write)
 
 
 @dataclass
@@ -236,11 +258,17 @@ def train(
     output: str | Path,
     test_path: str | None = None,
     callback: Callback | None = None,
+    resume: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train a tagger and write its model directory to ``output``.
 
-    Progress goes to ``callback(event, info)`` with events ``data``, ``epoch_start``,
-    ``batch``, ``epoch_end`` and ``test``; nothing is printed.
+    Progress goes to ``callback(event, info)`` with events ``data``, ``resume``,
+    ``epoch_start``, ``batch``, ``epoch_end`` and ``test``; nothing is printed. A checkpoint
+    is written every ``config.checkpoint_every`` steps and after each epoch; ``resume``
+    continues from it exactly (same seed and data give bit-identical weights). When
+    ``should_stop()`` turns true, a checkpoint is written at the next step boundary and
+    TrainingInterrupted is raised.
     """
     emit = callback or (lambda event, info: None)
     started = time.perf_counter()
@@ -280,55 +308,78 @@ def train(
                  (("train", "training", train_path), ("dev", "dev", dev_path), ("test", "test", test_path)) if path},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    identity = {"training": {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES},
+                "data": model_record["data"]}
+    generator = torch.Generator().manual_seed(config.seed)
+    state = LoopState()
+    if resume:
+        state, generator_state = load_checkpoint(output, model, optimizer, identity)
+        generator.set_state(generator_state)
+        emit("resume", {"epoch": state.epoch, "position": state.position, "finished": state.finished})
     output.mkdir(parents=True, exist_ok=True)
-    history_path = output / HISTORY
-    history_path.write_text("")
+    remove_stale_temporaries(output)
+    write_history(output, state.history)
     loaded = LoadedModel(model, vocab, model_record)
     predictor = Predictor(loaded, config.eval_batch_size)
 
-    generator = torch.Generator().manual_seed(config.seed)
-    history: list[EpochRecord] = []
-    best_f1, best_epoch, best_dev, bad_epochs = -1.0, 0, {}, 0
-    for epoch in range(1, config.epochs + 1):
+    def checkpoint(epoch_start_generator: torch.Tensor) -> None:
+        save_checkpoint(output, model, optimizer, state, epoch_start_generator, identity)
+
+    while not state.finished and state.epoch <= config.epochs:
+        epoch = state.epoch
         lr = config.lr / (1 + config.lr_decay * (epoch - 1))
         for group in optimizer.param_groups:
             group["lr"] = lr
+        epoch_start = generator.get_state()
         batches = length_batches(train_data.lengths, config.batch_size, generator)
-        emit("epoch_start", {"epoch": epoch, "batches": len(batches), "sentences": len(train_data)})
+        emit("epoch_start", {"epoch": epoch, "batches": len(batches), "sentences": len(train_data), "done": state.position})
         model.train()
         t0 = time.perf_counter()
-        total_loss, n_sent, n_tok = 0.0, 0, 0
-        for index in batches:
+        for step in range(state.position, len(batches)):
+            index = batches[step]
             batch = train_data.batch(index).to(device)
             loss = train_step(setup, batch, config)
             if not math.isfinite(loss):
                 raise NerError(f"training diverged (loss {loss}) in epoch {epoch}; lower --lr")
             rows, toks = len(index), int(batch.mask.sum())
-            total_loss += loss * rows
-            n_sent += rows
-            n_tok += toks
+            state.position = step + 1
+            state.total_loss += loss * rows
+            state.sentences += rows
+            state.tokens += toks
             emit("batch", {"loss": loss, "sentences": rows, "tokens": toks})
-        train_seconds = time.perf_counter() - t0
+            stopping = should_stop is not None and should_stop()
+            if stopping or (config.checkpoint_every and state.position % config.checkpoint_every == 0):
+                state.train_seconds += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                checkpoint(epoch_start)
+                if stopping:
+                    raise TrainingInterrupted(f"interrupted in epoch {epoch}; resume with --resume", path=str(output))
+        state.train_seconds += time.perf_counter() - t0
 
         dev_pred = predictor.predict(dev_sents)
         scores = entity_scores(dev_gold, [p.spans for p in dev_pred])
         micro = scores["micro"]
-        improved = micro["f1"] > best_f1
+        improved = micro["f1"] > state.best_f1
         if improved:
-            best_f1, best_epoch, best_dev, bad_epochs = micro["f1"], epoch, scores, 0
+            state.best_f1, state.best_epoch, state.best_dev, state.bad_epochs = micro["f1"], epoch, scores, 0
             save_model(output, model, vocab, model_record)
         else:
-            bad_epochs += 1
+            state.bad_epochs += 1
+        seconds = max(state.train_seconds, 1e-9)
         record = EpochRecord(
-            epoch, round(total_loss / n_sent, 4), micro["precision"], micro["recall"], micro["f1"], lr,
-            round(time.perf_counter() - t0, 2), round(n_sent / train_seconds, 1), round(n_tok / train_seconds, 1), improved,
+            epoch, round(state.total_loss / max(state.sentences, 1), 4), micro["precision"], micro["recall"], micro["f1"], lr,
+            round(state.train_seconds + time.perf_counter() - t0, 2), round(state.sentences / seconds, 1),
+            round(state.tokens / seconds, 1), improved,
         )
-        history.append(record)
-        with open(history_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record.__dict__) + "\n")
+        state.history.append(dict(record.__dict__))
+        write_history(output, state.history)
         emit("epoch_end", {"record": record})
-        if bad_epochs >= config.patience:
-            break
+        finished = state.bad_epochs >= config.patience or epoch == config.epochs
+        state = LoopState(epoch=epoch + 1, best_f1=state.best_f1, best_epoch=state.best_epoch, best_dev=state.best_dev,
+                          bad_epochs=state.bad_epochs, history=state.history, finished=finished)
+        checkpoint(generator.get_state())
+    history = [EpochRecord(**h) for h in state.history]
+    best_epoch, best_dev = state.best_epoch, state.best_dev
 
     best = load_model(output, device=str(device))
     test_scores = None

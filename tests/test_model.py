@@ -88,7 +88,7 @@ def test_model_directory_round_trip_predicts_exactly_the_same(corpus, tmp_path):
     for name, tensor in loaded.model.state_dict().items():
         assert torch.equal(tensor, again.model.state_dict()[name])
     assert sorted(f.name for f in (tmp_path / "m").iterdir()) == [
-        "config.json", "history.jsonl", "metrics.json", "model.safetensors", "vocab.json"]
+        "checkpoint", "config.json", "history.jsonl", "metrics.json", "model.safetensors", "vocab.json"]
 
 
 def test_training_is_deterministic_with_a_seed(tmp_path):

@@ -1,0 +1,114 @@
+"""Training checkpoints for exact resume: one safetensors file holding the model, the optimiser,
+every random state and the loop's position, written atomically. Nothing in it is unpickled."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .artifact import atomic_write
+from .errors import NerError
+
+CHECKPOINT_DIR = "checkpoint"
+CHECKPOINT_FILE = "state.safetensors"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class LoopState:
+    """Where the training loop is: ``position`` batches of ``epoch`` are done."""
+
+    epoch: int = 1
+    position: int = 0
+    total_loss: float = 0.0
+    sentences: int = 0
+    tokens: int = 0
+    train_seconds: float = 0.0
+    best_f1: float = -1.0
+    best_epoch: int = 0
+    best_dev: dict = field(default_factory=dict)
+    bad_epochs: int = 0
+    history: list[dict] = field(default_factory=list)
+    finished: bool = False
+
+
+def checkpoint_path(output: Path) -> Path:
+    return Path(output) / CHECKPOINT_DIR / CHECKPOINT_FILE
+
+
+def save_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: LoopState,
+                    epoch_generator: torch.Tensor, identity: dict[str, Any]) -> None:
+    """Write the full training state atomically (temporary file, fsync, rename).
+
+    ``epoch_generator`` is the batch-order generator's state at the start of ``state.epoch``;
+    ``identity`` (configuration and data fingerprints) is checked on resume.
+    """
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    extra: dict[str, Any] = {}
+    for index, slots in opt["state"].items():
+        for name, value in slots.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{index}.{name}"] = value.detach().cpu().contiguous()
+            else:
+                extra[f"{index}.{name}"] = value
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.epoch_generator"] = epoch_generator
+    np_state = np.random.get_state()
+    meta = {
+        "version": CHECKPOINT_VERSION,
+        "loop": asdict(state),
+        "identity": identity,
+        "param_groups": opt["param_groups"],
+        "optimizer_scalars": extra,
+        "python_random": random.getstate(),
+        "numpy_random": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+    }
+    path = checkpoint_path(output)
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"state": json.dumps(meta)}))
+
+
+def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    identity: dict[str, Any]) -> tuple[LoopState, torch.Tensor]:
+    """Restore model, optimiser and random states; returns the loop state and the epoch's
+    batch-order generator state. Refuses a checkpoint of a different configuration or data."""
+    path = checkpoint_path(output)
+    if not path.is_file():
+        raise NerError("nothing to resume: no checkpoint here", path=str(path.parent))
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            meta = json.loads(f.metadata()["state"])
+    except (SafetensorError, OSError, KeyError, ValueError, json.JSONDecodeError) as e:
+        raise NerError(f"unreadable checkpoint ({e})", path=str(path)) from None
+    if meta.get("version") != CHECKPOINT_VERSION:
+        raise NerError(f"checkpoint format {meta.get('version')} is not {CHECKPOINT_VERSION}", path=str(path))
+    changed = sorted(k for k in set(identity) | set(meta["identity"]) if identity.get(k) != meta["identity"].get(k))
+    if changed:
+        raise NerError(f"cannot resume: {', '.join(changed)} differ from the interrupted run", path=str(path))
+    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    opt_state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            opt_state.setdefault(int(index), {})[name] = value
+    for key, value in meta["optimizer_scalars"].items():
+        index, name = key.split(".", 1)
+        opt_state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
+    torch.set_rng_state(tensors["rng.torch"])
+    version, internal, gauss = meta["python_random"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = meta["numpy_random"]
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    return LoopState(**meta["loop"]), tensors["rng.epoch_generator"]
