@@ -68,6 +68,10 @@ class TrainView:
                 f"scheme {info['scheme'].upper()}; types {', '.join(info['types'])}; "
                 f"{info['words']:,} words, {info['chars']:,} chars; {info['tokenization']} tokens; device {info['device']}"
             )
+            for role, counts in info["unseen"].items():
+                listed = ", ".join(f"{label} {n}" for label, n in counts.items())
+                console.print(f"[yellow]note:[/] the {role} set has entity types the training set lacks ({listed}); "
+                              "they count as misses")
             if info["embeddings"]:
                 e = info["embeddings"]
                 console.print(f"embeddings: {e['dim']}-d, {e['words']:,} of {e['vocabulary']:,} vocabulary words found; "
@@ -121,11 +125,18 @@ def train(
     hidden: int | None = typer.Option(None, help="Hidden units per direction."),
     char: str | None = typer.Option(None, help="Character encoder: cnn | lstm | none."),
     word_dim: int | None = typer.Option(None, help="Word embedding size."),
+    char_dim: int | None = typer.Option(None, help="Character embedding size."),
+    char_filters: int | None = typer.Option(None, help="Character CNN filters."),
+    char_hidden: int | None = typer.Option(None, help="Character BiLSTM units per direction."),
+    casing_dim: int | None = typer.Option(None, help="Casing feature size."),
+    heads: int | None = typer.Option(None, help="Attention heads."),
     casing: bool | None = typer.Option(None, "--casing/--no-casing", help="Casing feature."),
     dropout: float | None = typer.Option(None, help="Dropout rate."),
     attention: bool | None = typer.Option(None, "--attention/--no-attention", help="Self-attention over the encoder."),
     optimizer: str | None = typer.Option(None, help="sgd | adam"),
     lr: float | None = typer.Option(None, help="Learning rate."),
+    momentum: float | None = typer.Option(None, help="SGD momentum."),
+    weight_decay: float | None = typer.Option(None, help="L2 weight decay."),
     lr_decay: float | None = typer.Option(None, help="Learning-rate decay: lr / (1 + decay * epoch)."),
     batch_size: int | None = typer.Option(None, help="Sentences per batch."),
     epochs: int | None = typer.Option(None, help="Maximum epochs."),
@@ -149,6 +160,8 @@ def train(
     seed: int | None = typer.Option(None, help="Random seed (training is deterministic on CPU)."),
     device: str | None = typer.Option(None, help="auto | cpu | cuda"),
     threads: int | None = typer.Option(None, help="CPU threads (0 = torch default)."),
+    max_word_chars: int | None = typer.Option(None, help="Characters per word the character encoder reads."),
+    eval_batch_size: int | None = typer.Option(None, help="Sentences per batch when scoring dev/test."),
     checkpoint_every: int | None = typer.Option(None, help="Steps between checkpoints (0 = only after each epoch)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --output exactly where it stopped."),
 ) -> None:

@@ -16,7 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .config import MODEL_KEYS
+from .config import MODEL_KEYS, option_types
 from .errors import NerError
 from .model import Tagger
 from .vocab import Vocabularies
@@ -101,7 +101,7 @@ def _read_json(path: Path) -> Any:
 def _require(obj: Any, key: str, kind: type | tuple, path: Path) -> Any:
     if not isinstance(obj, dict) or key not in obj:
         raise NerError(f"missing key {key!r}", path=str(path))
-    if not isinstance(obj[key], kind) or isinstance(obj[key], bool) and kind in (int, float):
+    if not isinstance(obj[key], kind) or (isinstance(obj[key], bool) and kind is not bool):
         raise NerError(f"key {key!r} has the wrong type", path=str(path))
     return obj[key]
 
@@ -118,8 +118,9 @@ def load_model(directory: str | Path, device: str = "cpu") -> LoadedModel:
         raise NerError(f"model format {version} is newer than this ner-bilstm reads ({FORMAT_VERSION}); upgrade ner-bilstm",
                        path=str(cpath))
     model_cfg = _require(config, "model", dict, cpath)
+    kinds = option_types()
     for key in MODEL_KEYS:
-        _require(model_cfg, key, (int, float, str, bool), cpath)
+        _require(model_cfg, key, (int, float) if kinds[key] is float else kinds[key], cpath)
     _require(config, "training", dict, cpath)
     for key in ("input_scheme", "train_scheme"):
         _require(config, key, str, cpath)

@@ -113,10 +113,15 @@ def _coerce(key: str, value: Any, kind: type, source: str) -> Any:
     return value
 
 
+def option_types() -> dict[str, type]:
+    """The Python type of every option, by name."""
+    return {f.name: {"int": int, "float": float, "str": str, "bool": bool}[f.type] for f in fields(TrainConfig)}
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Defaults, then the TOML file (flat keys, or inside [model]/[training]/[data] tables), then
     ``overrides`` whose value is not None."""
-    kinds = {f.name: {"int": int, "float": float, "str": str, "bool": bool}[f.type] for f in fields(TrainConfig)}
+    kinds = option_types()
     values: dict[str, Any] = {}
     source = str(path) if path else "configuration"
     if path is not None:

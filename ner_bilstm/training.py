@@ -9,6 +9,7 @@ import math
 import platform
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,7 +39,7 @@ from .inference import Predictor
 from .io import is_hf_source, read_source
 from .io.hf import fingerprint as hf_fingerprint
 from .model import Tagger
-from .schemes import convert, detect_scheme, label_set, parse_tag
+from .schemes import convert, detect_scheme, label_set, parse_tag, tags_to_spans
 from .sentence import Sentence
 from .vocab import Vocabularies
 
@@ -95,6 +96,15 @@ def fingerprint(path: str, split: str | None = None) -> dict[str, Any]:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return {"path": str(path), "sha256": digest.hexdigest()}
+
+
+def unseen_types(sentences: Sequence[Sentence], types: Sequence[str]) -> dict[str, int]:
+    """Entities per type that ``types`` (the training set's) lacks: the model can never predict
+    them, so they count as misses in evaluation."""
+    known, counts = set(types), Counter()
+    for s in sentences:
+        counts.update(span.label for span in tags_to_spans(s.tags or []) if span.label not in known)
+    return dict(sorted(counts.items()))
 
 
 def split_for(config: TrainConfig, role: str) -> str:
@@ -287,11 +297,14 @@ def train(
     scheme, types, labels, vocab, train_data = setup.scheme, setup.types, setup.labels, setup.vocab, setup.data
     model, optimizer = setup.model, setup.optimizer
     dev_gold = [s.tags for s in dev_sents]
+    if not any(t != "O" for tags in dev_gold for t in tags):
+        raise NerError("the dev set has no entities, so dev F1 cannot choose the best epoch", path=dev_path)
+    unseen = {role: unseen_types(sents, types) for role, sents in (("dev", dev_sents), ("test", test_sents or []))}
     emit("data", {
         "train": len(train_sents), "dev": len(dev_sents), "test": len(test_sents) if test_sents else 0,
         "tokens": sum(train_data.lengths), "scheme": scheme, "types": types, "words": len(vocab.words),
         "chars": len(vocab.chars), "device": str(device), "tokenization": setup.tokenization,
-        "embeddings": setup.embedding_coverage,
+        "embeddings": setup.embedding_coverage, "unseen": {k: v for k, v in unseen.items() if v},
     })
 
     model_record = {
