@@ -79,7 +79,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 0
     eval_batch_size: int = 256
-    checkpoint_every: int = 200  # steps between checkpoints (0: only after each epoch)
+    checkpoint_every: int = 1000  # steps between checkpoints (0: only after each epoch)
 
     def model_config(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in MODEL_KEYS}

@@ -363,8 +363,8 @@ def train(
             stopping = should_stop is not None and should_stop()
             if stopping or (config.checkpoint_every and state.position % config.checkpoint_every == 0):
                 state.train_seconds += time.perf_counter() - t0
-                t0 = time.perf_counter()
                 checkpoint(epoch_start)
+                t0 = time.perf_counter()  # throughput counts training, not checkpoint writes
                 if stopping:
                     raise TrainingInterrupted(f"interrupted in epoch {epoch}; resume with --resume", path=str(output))
         state.train_seconds += time.perf_counter() - t0
