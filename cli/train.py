@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import typer
@@ -16,6 +19,23 @@ from ner_bilstm.config import load_config
 from ner_bilstm.training import train as run_training
 
 from .render import console, scores_table
+
+
+def launch_distributed(nproc: int) -> int:
+    """Run this same command in ``nproc`` processes under torch.distributed.run (one node);
+    returns its exit code."""
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            args.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "ner_bilstm", *args]
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    return subprocess.call(command, env=env)
 
 
 class StopRequest:
@@ -164,11 +184,14 @@ def train(
     eval_batch_size: int | None = typer.Option(None, help="Sentences per batch when scoring dev/test."),
     checkpoint_every: int | None = typer.Option(None, help="Steps between checkpoints (0 = only after each epoch)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --output exactly where it stopped."),
+    nproc: int = typer.Option(1, "--nproc", help="Train with this many processes (DDP), launched through torch.distributed.run."),
 ) -> None:
     """Train a tagger and write its model directory. Ctrl-C or SIGTERM stops at the next step
     with a checkpoint (exit 130); --resume continues it."""
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        raise typer.Exit(launch_distributed(nproc))
     options = dict(locals())
-    for key in ("train", "dev", "output", "test", "config", "resume"):
+    for key in ("train", "dev", "output", "test", "config", "resume", "nproc"):
         options.pop(key)
     cfg = load_config(config, options)
     view = TrainView()
@@ -178,5 +201,7 @@ def train(
             result = run_training(cfg, train, dev, output, test_path=test, callback=view, resume=resume, should_stop=stop)
     finally:
         view.close()
+    if not result.main:
+        return
     best = result.best_dev["micro"]
     console.print(f"best dev F1 {best['f1']:.2f} at epoch {result.best_epoch}; {result.seconds:.0f} s; model in {result.output}")

@@ -45,11 +45,12 @@ def checkpoint_path(output: Path) -> Path:
 
 
 def save_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: LoopState,
-                    epoch_generator: torch.Tensor, identity: dict[str, Any]) -> None:
+                    epoch_generator: torch.Tensor, identity: dict[str, Any], rank_rng: list[torch.Tensor] | None = None) -> None:
     """Write the full training state atomically (temporary file, fsync, rename).
 
     ``epoch_generator`` is the batch-order generator's state at the start of ``state.epoch``;
-    ``identity`` (configuration and data fingerprints) is checked on resume.
+    ``identity`` (configuration and data fingerprints) is checked on resume; ``rank_rng`` holds
+    every training process's torch RNG state under torchrun.
     """
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
@@ -61,6 +62,8 @@ def save_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
             else:
                 extra[f"{index}.{name}"] = value
     tensors["rng.torch"] = torch.get_rng_state()
+    for rank, rng in enumerate(rank_rng or []):
+        tensors[f"rng.torch.{rank}"] = rng
     tensors["rng.epoch_generator"] = epoch_generator
     np_state = np.random.get_state()
     meta = {
@@ -77,7 +80,7 @@ def save_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
 
 
 def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    identity: dict[str, Any]) -> tuple[LoopState, torch.Tensor]:
+                    identity: dict[str, Any], rank: int = 0) -> tuple[LoopState, torch.Tensor]:
     """Restore model, optimiser and random states; returns the loop state and the epoch's
     batch-order generator state. Refuses a checkpoint of a different configuration or data."""
     path = checkpoint_path(output)
@@ -106,7 +109,7 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
         index, name = key.split(".", 1)
         opt_state.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
-    torch.set_rng_state(tensors["rng.torch"])
+    torch.set_rng_state(tensors.get(f"rng.torch.{rank}", tensors["rng.torch"]))
     version, internal, gauss = meta["python_random"]
     random.setstate((version, tuple(internal), gauss))
     name, keys, pos, has_gauss, cached = meta["numpy_random"]

@@ -68,6 +68,10 @@ class Tagger(nn.Module):
         h = self.dropout(self.encoder(x, batch.mask))
         return self.projection(h)
 
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """The training loss; ``forward`` so that DistributedDataParallel can wrap the model."""
+        return self.loss(batch)
+
     def loss(self, batch: Batch) -> torch.Tensor:
         """Mean negative log-likelihood per sentence."""
         em = self.emissions(batch)

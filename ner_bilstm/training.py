@@ -32,6 +32,7 @@ from .artifact import (
 from .batching import Batch, EncodedCorpus, length_batches
 from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .distributed import World, close_world, init_world
 from .embeddings import read_embeddings
 from .errors import NerError, TrainingInterrupted
 from .evaluation import entity_scores
@@ -84,6 +85,7 @@ class TrainResult:
     test: dict[str, Any] | None
     history: list[EpochRecord] = field(default_factory=list)
     seconds: float = 0.0
+    main: bool = True  # False in the other processes of a distributed run, which write nothing
 
 
 def fingerprint(path: str, split: str | None = None) -> dict[str, Any]:
@@ -172,6 +174,7 @@ class TrainingSetup:
     singleton: torch.Tensor  # (words,) bool: seen once in training, candidates for word dropout
     device: torch.device
     config: TrainConfig  # effective: word_dim follows the embeddings file
+    trainer: torch.nn.Module  # what the step calls: the model, or its DistributedDataParallel wrapper
     tokenization: str = "word"  # "char" when the training tokens are single characters (e.g. Chinese)
     embedding_coverage: dict | None = None
 
@@ -227,7 +230,7 @@ def prepare(
             singleton[vocab.words.stoi[word]] = True
     single_chars = sum(len(t) == 1 for s in sentences for t in s.tokens) / max(sum(len(s) for s in sentences), 1)
     return TrainingSetup(scheme, types, labels, vocab, data, model, make_optimizer(config, model), singleton.to(device), device,
-                         config, "char" if single_chars >= 0.9 else "word", coverage)
+                         config, model, "char" if single_chars >= 0.9 else "word", coverage)
 
 
 def clip_gradients(parameters, max_norm: float) -> float:
@@ -252,7 +255,7 @@ def train_step(setup: TrainingSetup, batch: Batch, config: TrainConfig) -> float
     if config.word_dropout > 0:
         drop = setup.singleton[batch.words] & (torch.rand(batch.words.shape, device=setup.device) < config.word_dropout)
         batch.words = batch.words.masked_fill(drop, 1)
-    loss = setup.model.loss(batch)
+    loss = setup.trainer(batch)
     setup.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if config.clip > 0:
@@ -280,13 +283,28 @@ def train(
     ``should_stop()`` turns true, a checkpoint is written at the next step boundary and
     TrainingInterrupted is raised.
     """
-    emit = callback or (lambda event, info: None)
     started = time.perf_counter()
     output = Path(output)
     if config.threads:
         torch.set_num_threads(config.threads)
     set_seed(config.seed)
-    device = resolve_device(config.device)
+    world, device = init_world(resolve_device(config.device))
+    emit = (callback if world.main else None) or (lambda event, info: None)
+    try:
+        return _train(config, train_path, dev_path, output, test_path, emit, resume, should_stop, world, device, started)
+    except RuntimeError as e:
+        if not world.distributed:
+            raise
+        raise NerError(f"a training process failed ({str(e).splitlines()[0][:160]}); "
+                       "the last checkpoint resumes with --resume", path=str(output)) from None
+    finally:
+        close_world(world)
+
+
+def _train(config: TrainConfig, train_path: str, dev_path: str, output: Path, test_path: str | None, emit: Callback,
+           resume: bool, should_stop: Callable[[], bool] | None, world: World, device: torch.device,
+           started: float) -> TrainResult:
+    """The body of ``train`` once the process knows its place among the training processes."""
 
     train_sents = load_sentences(train_path, config, "training")
     dev_sents = load_sentences(dev_path, config, "dev")
@@ -294,6 +312,11 @@ def train(
 
     setup = prepare(config, train_sents, device, train_path, dev_sents + (test_sents or []))
     config = setup.config
+    if world.distributed:
+        world.same_everywhere(json.dumps(setup.vocab.to_dict()), "vocabularies")
+        # Identical starting weights (DDP also broadcasts rank 0's); dropout streams differ per rank.
+        setup.trainer = torch.nn.parallel.DistributedDataParallel(setup.model)
+        torch.manual_seed(config.seed + world.rank)
     scheme, types, labels, vocab, train_data = setup.scheme, setup.types, setup.labels, setup.vocab, setup.data
     model, optimizer = setup.model, setup.optimizer
     dev_gold = [s.tags for s in dev_sents]
@@ -326,17 +349,20 @@ def train(
     generator = torch.Generator().manual_seed(config.seed)
     state = LoopState()
     if resume:
-        state, generator_state = load_checkpoint(output, model, optimizer, identity)
+        state, generator_state = load_checkpoint(output, model, optimizer, identity, world.rank)
         generator.set_state(generator_state)
         emit("resume", {"epoch": state.epoch, "position": state.position, "finished": state.finished})
-    output.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(output)
-    write_history(output, state.history)
+    if world.main:
+        output.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(output)
+        write_history(output, state.history)
     loaded = LoadedModel(model, vocab, model_record)
     predictor = Predictor(loaded, config.eval_batch_size)
 
     def checkpoint(epoch_start_generator: torch.Tensor) -> None:
-        save_checkpoint(output, model, optimizer, state, epoch_start_generator, identity)
+        rank_rng = world.gather(torch.get_rng_state()) if world.distributed else None
+        if world.main:
+            save_checkpoint(output, model, optimizer, state, epoch_start_generator, identity, rank_rng)
 
     while not state.finished and state.epoch <= config.epochs:
         epoch = state.epoch
@@ -349,7 +375,10 @@ def train(
         model.train()
         t0 = time.perf_counter()
         for step in range(state.position, len(batches)):
-            index = batches[step]
+            if len(batches[step]) < world.size:
+                state.position = step + 1  # too small to give every process a row: skipped by all alike
+                continue
+            index = world.shard(batches[step])
             batch = train_data.batch(index).to(device)
             loss = train_step(setup, batch, config)
             if not math.isfinite(loss):
@@ -360,7 +389,7 @@ def train(
             state.sentences += rows
             state.tokens += toks
             emit("batch", {"loss": loss, "sentences": rows, "tokens": toks})
-            stopping = should_stop is not None and should_stop()
+            stopping = world.any(should_stop is not None and should_stop())
             if stopping or (config.checkpoint_every and state.position % config.checkpoint_every == 0):
                 state.train_seconds += time.perf_counter() - t0
                 checkpoint(epoch_start)
@@ -368,24 +397,29 @@ def train(
                 if stopping:
                     raise TrainingInterrupted(f"interrupted in epoch {epoch}; resume with --resume", path=str(output))
         state.train_seconds += time.perf_counter() - t0
+        state.total_loss, state.sentences, state.tokens = world.all_sum([state.total_loss, state.sentences, state.tokens])
 
+        # Every process scores dev with its (identical) model, so all take the same decisions.
+        eval_start = time.perf_counter()
         dev_pred = predictor.predict(dev_sents)
         scores = entity_scores(dev_gold, [p.spans for p in dev_pred])
         micro = scores["micro"]
         improved = micro["f1"] > state.best_f1
         if improved:
             state.best_f1, state.best_epoch, state.best_dev, state.bad_epochs = micro["f1"], epoch, scores, 0
-            save_model(output, model, vocab, model_record)
+            if world.main:
+                save_model(output, model, vocab, model_record)
         else:
             state.bad_epochs += 1
         seconds = max(state.train_seconds, 1e-9)
         record = EpochRecord(
             epoch, round(state.total_loss / max(state.sentences, 1), 4), micro["precision"], micro["recall"], micro["f1"], lr,
-            round(state.train_seconds + time.perf_counter() - t0, 2), round(state.sentences / seconds, 1),
+            round(state.train_seconds + time.perf_counter() - eval_start, 2), round(state.sentences / seconds, 1),
             round(state.tokens / seconds, 1), improved,
         )
         state.history.append(dict(record.__dict__))
-        write_history(output, state.history)
+        if world.main:
+            write_history(output, state.history)
         emit("epoch_end", {"record": record})
         finished = state.bad_epochs >= config.patience or epoch == config.epochs
         state = LoopState(epoch=epoch + 1, best_f1=state.best_f1, best_epoch=state.best_epoch, best_dev=state.best_dev,
@@ -393,6 +427,9 @@ def train(
         checkpoint(generator.get_state())
     history = [EpochRecord(**h) for h in state.history]
     best_epoch, best_dev = state.best_epoch, state.best_dev
+    world.barrier()
+    if not world.main:
+        return TrainResult(output, best_epoch, best_dev, None, history, round(time.perf_counter() - started, 1), main=False)
 
     best = load_model(output, device=str(device))
     test_scores = None
