@@ -18,7 +18,7 @@ from rich.table import Table
 from ner_bilstm.config import load_config
 from ner_bilstm.training import train as run_training
 
-from .render import console, scores_table
+from .render import console, err_console, scores_table
 
 
 def launch_distributed(nproc: int) -> int:
@@ -35,7 +35,11 @@ def launch_distributed(nproc: int) -> int:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "ner_bilstm", *args]
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    return subprocess.call(command, env=env)
+    code = subprocess.call(command, env=env)
+    if code:
+        err_console.print(f"[bold red]error:[/] distributed training failed (exit code {code}); "
+                          "the last checkpoint resumes with --resume", highlight=False)
+    return 1 if code else 0
 
 
 class StopRequest:
@@ -179,6 +183,7 @@ def train(
     encoding: str | None = typer.Option(None, help="Text encoding of the data files."),
     seed: int | None = typer.Option(None, help="Random seed (training is deterministic on CPU)."),
     device: str | None = typer.Option(None, help="auto | cpu | cuda"),
+    amp: bool | None = typer.Option(None, "--amp/--no-amp", help="Automatic mixed precision on CUDA."),
     threads: int | None = typer.Option(None, help="CPU threads (0 = torch default)."),
     max_word_chars: int | None = typer.Option(None, help="Characters per word the character encoder reads."),
     eval_batch_size: int | None = typer.Option(None, help="Sentences per batch when scoring dev/test."),

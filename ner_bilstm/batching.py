@@ -32,7 +32,12 @@ class Batch:
     index: list[int]
 
     def to(self, device: torch.device) -> Batch:
-        move = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}
+        """The batch on ``device``; to a GPU through pinned memory with non-blocking copies."""
+        if device.type == "cpu":
+            return self
+        pin = device.type == "cuda"
+        move = {k: ((v.pin_memory() if pin else v).to(device, non_blocking=pin) if isinstance(v, torch.Tensor) else v)
+                for k, v in self.__dict__.items()}
         return Batch(**move)
 
 

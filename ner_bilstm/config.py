@@ -77,6 +77,7 @@ class TrainConfig:
     max_word_chars: int = 40
     # runtime
     device: str = "auto"
+    amp: bool = False  # automatic mixed precision on CUDA (bfloat16 where supported, else float16 with loss scaling)
     threads: int = 0
     eval_batch_size: int = 256
     checkpoint_every: int = 1000  # steps between checkpoints (0: only after each epoch)

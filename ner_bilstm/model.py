@@ -77,12 +77,12 @@ class Tagger(nn.Module):
         em = self.emissions(batch)
         if self.crf is not None:
             return self.crf.nll(em, batch.tags, batch.mask).mean()
-        logp = em.log_softmax(-1).gather(2, batch.tags.unsqueeze(2)).squeeze(2)
+        logp = em.float().log_softmax(-1).gather(2, batch.tags.unsqueeze(2)).squeeze(2)
         return -(logp * batch.mask).sum() / em.size(0)
 
     def decode(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Best valid tag ids ``(batch, time)`` and their emissions ``(batch, time, tags)``."""
-        em = self.emissions(batch)
+        """Best valid tag ids ``(batch, time)`` and their emissions ``(batch, time, tags)`` (float32)."""
+        em = self.emissions(batch).float()
         if self.crf is not None:
             paths, _ = self.crf.decode(em, batch.mask)
         else:

@@ -175,6 +175,7 @@ class TrainingSetup:
     device: torch.device
     config: TrainConfig  # effective: word_dim follows the embeddings file
     trainer: torch.nn.Module  # what the step calls: the model, or its DistributedDataParallel wrapper
+    scaler: torch.amp.GradScaler | None = None  # float16 loss scaling under --amp
     tokenization: str = "word"  # "char" when the training tokens are single characters (e.g. Chinese)
     embedding_coverage: dict | None = None
 
@@ -229,8 +230,9 @@ def prepare(
         if count == 1:
             singleton[vocab.words.stoi[word]] = True
     single_chars = sum(len(t) == 1 for s in sentences for t in s.tokens) / max(sum(len(s) for s in sentences), 1)
+    scaler = torch.amp.GradScaler("cuda") if config.amp and device.type == "cuda" else None
     return TrainingSetup(scheme, types, labels, vocab, data, model, make_optimizer(config, model), singleton.to(device), device,
-                         config, model, "char" if single_chars >= 0.9 else "word", coverage)
+                         config, model, scaler, "char" if single_chars >= 0.9 else "word", coverage)
 
 
 def clip_gradients(parameters, max_norm: float) -> float:
@@ -255,12 +257,24 @@ def train_step(setup: TrainingSetup, batch: Batch, config: TrainConfig) -> float
     if config.word_dropout > 0:
         drop = setup.singleton[batch.words] & (torch.rand(batch.words.shape, device=setup.device) < config.word_dropout)
         batch.words = batch.words.masked_fill(drop, 1)
-    loss = setup.trainer(batch)
+    amp = config.amp and setup.device.type == "cuda"
+    half = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
+    with torch.autocast(setup.device.type, dtype=half, enabled=amp):
+        loss = setup.trainer(batch)
     setup.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    scaler = setup.scaler if amp and half == torch.float16 else None
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(setup.optimizer)
+    else:
+        loss.backward()
     if config.clip > 0:
         clip_gradients(setup.model.parameters(), config.clip)
-    setup.optimizer.step()
+    if scaler is not None:
+        scaler.step(setup.optimizer)
+        scaler.update()
+    else:
+        setup.optimizer.step()
     return loss.item()
 
 

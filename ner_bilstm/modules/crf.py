@@ -133,9 +133,12 @@ class CRF(nn.Module):
         return score + (pairs * maskf[:, 1:]).sum(1) + F.embedding(last, end.unsqueeze(1)).squeeze(1)
 
     def nll(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Negative log-likelihood of ``tags`` per row, (batch,)."""
+        """Negative log-likelihood of ``tags`` per row, (batch,). Under autocast it still runs in
+        float32/float64: half precision would lose the partition function."""
         _check(emissions, mask, self.num_tags)
-        return self.log_partition(emissions, mask) - self.path_score(emissions, tags, mask)
+        with torch.autocast(emissions.device.type, enabled=False):
+            emissions = emissions.float()
+            return self.log_partition(emissions, mask) - self.path_score(emissions, tags, mask)
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Constrained Viterbi: best paths (batch, time) and their unnormalised scores (batch,);
