@@ -173,6 +173,7 @@ def train(
     scheme: str | None = typer.Option(None, help="Input tag scheme: auto | iob1 | iob2 | bioes | bmes | bilou."),
     train_scheme: str | None = typer.Option(None, help="Internal tag scheme: bioes | iob2."),
     embeddings: str | None = typer.Option(None, help="Pretrained vectors: GloVe/word2vec text or fastText .vec, .gz ok."),
+    lazy: bool | None = typer.Option(None, "--lazy/--in-memory", help="Stream a datasets training source from its Arrow files."),
     tokens_field: str | None = typer.Option(None, help="Tokens column of a datasets source (default tokens)."),
     tags_field: str | None = typer.Option(None, help="Tags column of a datasets source (default ner_tags)."),
     train_split: str | None = typer.Option(None, help="Split of a datasets source used for training (default train)."),

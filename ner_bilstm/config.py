@@ -73,6 +73,7 @@ class TrainConfig:
     dev_split: str = "validation"
     test_split: str = "test"
     embeddings: str = ""
+    lazy: bool = False  # stream a datasets source from its Arrow files instead of loading it
     encoding: str = "utf-8"
     max_word_chars: int = 40
     # runtime

@@ -40,8 +40,9 @@ from .inference import Predictor
 from .io import is_hf_source, read_source
 from .io.hf import fingerprint as hf_fingerprint
 from .model import Tagger
-from .schemes import convert, detect_scheme, label_set, parse_tag, tags_to_spans
+from .schemes import convert, detect_scheme, label_set, tags_to_spans
 from .sentence import Sentence
+from .streaming import ArrowCorpus, StreamedSentences
 from .vocab import Vocabularies
 
 Callback = Callable[[str, dict[str, Any]], None]
@@ -182,7 +183,7 @@ class TrainingSetup:
 
 def prepare(
     config: TrainConfig,
-    sentences: Sequence[Sentence],
+    sentences: Sequence[Sentence] | StreamedSentences,
     device: torch.device,
     source: str = "training data",
     other_sentences: Sequence[Sentence] = (),
@@ -190,11 +191,11 @@ def prepare(
     """Detect the scheme, build vocabularies, tensorise the corpus once, create model and optimiser.
 
     With pretrained embeddings, words of ``other_sentences`` (dev/test) that have a vector join
-    the vocabulary (Lample et al., 2016), so they are not unknown at test time.
+    the vocabulary (Lample et al., 2016), so they are not unknown at test time. Streamed
+    sentences (``--lazy``) are read in a few passes and never held in memory.
     """
     scheme = detect_scheme(s.tags for s in sentences) if config.scheme == "auto" else config.scheme
-    tags = [convert(s.tags, config.train_scheme) for s in sentences]
-    types = sorted({parse_tag(t)[1] for seq in tags for t in seq if t != "O"})
+    types = sorted({span.label for s in sentences for span in tags_to_spans(s.tags)})
     if not types:
         raise NerError("the training set has no entities", path=source)
     labels = label_set(types, config.train_scheme)
@@ -215,10 +216,16 @@ def prepare(
             if v is not None:
                 pretrained[i] = torch.from_numpy(v)
                 found[i] = True
-        ids = [vocab.word_id(t) for s in sentences for t in s.tokens]
-        coverage = {"tokens": round(sum(bool(found[i]) for i in ids) / max(len(ids), 1), 4),
+        hits, total = 0, 0
+        for s in sentences:
+            hits += sum(bool(found[vocab.word_id(t)]) for t in s.tokens)
+            total += len(s)
+        coverage = {"tokens": round(hits / max(total, 1), 4),
                     "words": int(found.sum()), "vocabulary": len(vocab.words), "file_words": vectors.total, "dim": vectors.dim}
-    data = EncodedCorpus(sentences, vocab, tags, config.max_word_chars)
+    if isinstance(sentences, StreamedSentences):
+        data = ArrowCorpus(sentences, vocab, config.train_scheme, config.max_word_chars)
+    else:
+        data = EncodedCorpus(sentences, vocab, [convert(s.tags, config.train_scheme) for s in sentences], config.max_word_chars)
     model = Tagger(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme)
     if pretrained is not None:
         with torch.no_grad():
@@ -229,7 +236,8 @@ def prepare(
     for word, count in vocab.word_counts.items():
         if count == 1:
             singleton[vocab.words.stoi[word]] = True
-    single_chars = sum(len(t) == 1 for s in sentences for t in s.tokens) / max(sum(len(s) for s in sentences), 1)
+    single = sum(count for word, count in vocab.word_counts.items() if len(word) == 1)
+    single_chars = single / max(sum(vocab.word_counts.values()), 1)
     scaler = torch.amp.GradScaler("cuda") if config.amp and device.type == "cuda" else None
     return TrainingSetup(scheme, types, labels, vocab, data, model, make_optimizer(config, model), singleton.to(device), device,
                          config, model, scaler, "char" if single_chars >= 0.9 else "word", coverage)
@@ -320,11 +328,19 @@ def _train(config: TrainConfig, train_path: str, dev_path: str, output: Path, te
            started: float) -> TrainResult:
     """The body of ``train`` once the process knows its place among the training processes."""
 
-    train_sents = load_sentences(train_path, config, "training")
+    if config.lazy:
+        if not is_hf_source(train_path):
+            raise NerError("--lazy reads a datasets source (a save_to_disk folder, parquet or arrow files, hf:NAME)",
+                           path=train_path)
+        train_sents = StreamedSentences(train_path, config.train_split, config.tokens_field, config.tags_field)
+    else:
+        train_sents = load_sentences(train_path, config, "training")
     dev_sents = load_sentences(dev_path, config, "dev")
     test_sents = load_sentences(test_path, config, "test") if test_path else None
 
     setup = prepare(config, train_sents, device, train_path, dev_sents + (test_sents or []))
+    if len(setup.data) == 0:
+        raise NerError("the training set has no sentences", path=train_path)
     config = setup.config
     if world.distributed:
         world.same_everywhere(json.dumps(setup.vocab.to_dict()), "vocabularies")
@@ -338,7 +354,7 @@ def _train(config: TrainConfig, train_path: str, dev_path: str, output: Path, te
         raise NerError("the dev set has no entities, so dev F1 cannot choose the best epoch", path=dev_path)
     unseen = {role: unseen_types(sents, types) for role, sents in (("dev", dev_sents), ("test", test_sents or []))}
     emit("data", {
-        "train": len(train_sents), "dev": len(dev_sents), "test": len(test_sents) if test_sents else 0,
+        "train": len(setup.data), "dev": len(dev_sents), "test": len(test_sents) if test_sents else 0,
         "tokens": sum(train_data.lengths), "scheme": scheme, "types": types, "words": len(vocab.words),
         "chars": len(vocab.chars), "device": str(device), "tokenization": setup.tokenization,
         "embeddings": setup.embedding_coverage, "unseen": {k: v for k, v in unseen.items() if v},

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
-
 from ner_bilstm_cli.main import app
+from typer.testing import CliRunner
 
 OPTIONS = ["--hidden", "32", "--word-dim", "24", "--batch-size", "16", "--seed", "3", "--lr", "0.01", "--patience", "20"]
 

@@ -226,3 +226,32 @@ def test_info_on_a_source_counts_entities_and_invalid_tags(tmp_path):
     path.write_text("a S-PER\nb O\nc M-LOC\n\n")
     stats = json.loads(run("info", path, "--format", "json").output)
     assert stats["scheme"] == "bmes" and stats["invalid_tags"] == 1
+
+
+def test_lazy_training_streams_a_datasets_source_like_loading_it(hf_sources, tmp_path):
+    from ner_bilstm.batching import EncodedCorpus
+    from ner_bilstm.schemes import label_set
+    from ner_bilstm.streaming import ArrowCorpus, StreamedSentences
+    from ner_bilstm.vocab import Vocabularies
+
+    stream = StreamedSentences(str(hf_sources["disk"]), "train", "tokens", "ner_tags")
+    sentences = list(read_source(str(hf_sources["disk"]), split="train"))
+    labels = label_set(["LOC", "MISC", "ORG", "PER"], "bioes")
+    vocab = Vocabularies.build(((s.tokens, s.tags) for s in stream), labels)
+    assert vocab.to_dict() == Vocabularies.build(((s.tokens, s.tags) for s in sentences), labels).to_dict()
+    lazy = ArrowCorpus(stream, vocab, "bioes")
+    eager = EncodedCorpus(sentences, vocab, [convert(s.tags, "bioes") for s in sentences])
+    assert list(lazy.lengths) == eager.lengths
+    for index in ([0, 5, 17], list(range(40, 72))):
+        a, b = lazy.batch(index), eager.batch(index)
+        for name in ("words", "casing", "mask", "tags"):
+            assert torch.equal(getattr(a, name), getattr(b, name)), name
+        # The same characters for every token (the distinct-word table may be ordered differently).
+        chars_a = [a.chars[t][: a.char_lengths[t]].tolist() for t in a.type_index[a.mask].tolist()]
+        chars_b = [b.chars[t][: b.char_lengths[t]].tolist() for t in b.type_index[b.mask].tolist()]
+        assert chars_a == chars_b
+    result = train(load_config(overrides={**TINY, "epochs": 3, "lazy": True}), str(hf_sources["disk"]),
+                   str(hf_sources["dev_conll"]), tmp_path / "lazy")
+    assert result.history[-1].loss < result.history[0].loss and result.best_dev["micro"]["f1"] > 30
+    r = run("train", "--train", hf_sources["train_conll"], "--dev", hf_sources["dev_conll"], "--output", tmp_path / "x", "--lazy")
+    assert r.exit_code == 1 and "--lazy reads a datasets source" in r.output
