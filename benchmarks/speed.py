@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ner_bilstm.artifact import save_model
-from ner_bilstm.batching import length_batches
+from ner_bilstm.batching import EncodedCorpus, length_batches
 from ner_bilstm.config import TrainConfig
 from ner_bilstm.io import read_source
 from ner_bilstm.schemes import tags_to_spans
@@ -154,8 +154,6 @@ def run(data: Path, rounds: int = 5) -> dict:
         record = {"model": config.model_config(), "training": config.to_dict(), "labels": setup.labels,
                   "entity_types": setup.types, "input_scheme": setup.scheme, "train_scheme": config.train_scheme}
         save_model(model_dir, setup.model, setup.vocab, record)
-        from ner_bilstm.batching import EncodedCorpus
-
         test_data = EncodedCorpus(test, setup.vocab, max_word_chars=config.max_word_chars)
         test_batches = [test_data.batch(i) for i in length_batches(test_data.lengths, 256)]
         test_tokens = sum(test_data.lengths)
