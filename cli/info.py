@@ -56,23 +56,21 @@ def info(
 
 
 def _model_info(model: Path, format: str) -> None:
-    from ner_bilstm.artifact import load_model
+    from ner_bilstm.artifact import load_model, read_scores
 
     loaded = load_model(model)
     c = loaded.config
     params = sum(p.numel() for p in loaded.model.parameters())
-    metrics_path = model / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    best_dev_f1, test_f1 = read_scores(model)
     summary = {
         "model": c["model"], "parameters": params, "labels": loaded.vocab.labels.itos,
         "input_scheme": c["input_scheme"], "train_scheme": c["train_scheme"], "tokenization": c.get("tokenization", "word"),
         "words": len(loaded.vocab.words), "chars": len(loaded.vocab.chars), "embeddings": c.get("embeddings"),
         "data": c.get("data", {}), "versions": c.get("versions", {}),
-        "best_dev_f1": metrics.get("dev", {}).get("micro", {}).get("f1"),
-        "test_f1": (metrics.get("test") or {}).get("micro", {}).get("f1"),
+        "best_dev_f1": best_dev_f1, "test_f1": test_f1,
     }
     if format == "json":
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
         return
     table = Table(title=str(model), show_header=False)
     table.add_column(style="bold")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from ner_bilstm.artifact import load_model
 from ner_bilstm.errors import NerError
 from ner_bilstm.inference import Predictor, entity_types
 from ner_bilstm.io.files import output_stream
-from ner_bilstm.tagging import Document, conll_lines, display_spans, document_record, read_documents, tag_documents
+from ner_bilstm.tagging import Document, conll_lines, display_spans, read_documents, record_line, tag_documents
 
 from .render import console, err_console, label_styles
 
@@ -38,7 +37,7 @@ def _pretty(doc: Document, styles: dict[str, str]) -> Text:
 
 def _write(doc: Document, fmt: str, out, with_tags: bool, styles: dict[str, str]) -> None:
     if fmt == "jsonl":
-        out.write(json.dumps(document_record(doc, with_tags), ensure_ascii=False) + "\n")
+        out.write(record_line(doc, with_tags) + "\n")
     elif fmt == "conll":
         out.write("".join(line + "\n" for line in conll_lines(doc)))
     elif out is sys.stdout:

@@ -13,15 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from .config import MODEL_KEYS, option_types
 from .errors import NerError
 from .model import Tagger
+from .model_check import FORMAT_VERSION, check_config, check_shapes, check_vocab, read_header, read_json_file, read_weights
 from .vocab import Vocabularies
 
-FORMAT_VERSION = 1
 CONFIG, VOCAB, WEIGHTS, METRICS, HISTORY = "config.json", "vocab.json", "model.safetensors", "metrics.json", "history.jsonl"
 ATOMIC_NAMES = (CONFIG, VOCAB, WEIGHTS, METRICS, HISTORY, "state.safetensors")
 
@@ -89,67 +87,34 @@ def save_model(directory: Path, model: Tagger, vocab: Vocabularies, config: dict
     atomic_write(directory / WEIGHTS, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
 
 
-def _read_json(path: Path) -> Any:
-    if not path.is_file():
-        raise NerError(f"model directory is missing {path.name}", path=str(path.parent))
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise NerError(f"not valid JSON: {e}", path=str(path)) from None
-
-
-def _require(obj: Any, key: str, kind: type | tuple, path: Path) -> Any:
-    if not isinstance(obj, dict) or key not in obj:
-        raise NerError(f"missing key {key!r}", path=str(path))
-    if not isinstance(obj[key], kind) or (isinstance(obj[key], bool) and kind is not bool):
-        raise NerError(f"key {key!r} has the wrong type", path=str(path))
-    return obj[key]
-
-
 def load_model(directory: str | Path, device: str = "cpu") -> LoadedModel:
-    """Load and validate a model directory."""
+    """Load a model directory, checking every file before anything is allocated (``model_check``):
+    a corrupted or crafted directory is refused with one NerError naming the file and the key."""
     directory = Path(directory)
     if not directory.is_dir():
         raise NerError("model directory not found", path=str(directory))
-    config = _read_json(directory / CONFIG)
     cpath, vpath, wpath = directory / CONFIG, directory / VOCAB, directory / WEIGHTS
-    version = _require(config, "format_version", int, cpath)
-    if version > FORMAT_VERSION:
-        raise NerError(f"model format {version} is newer than this ner-bilstm reads ({FORMAT_VERSION}); upgrade ner-bilstm",
-                       path=str(cpath))
-    model_cfg = _require(config, "model", dict, cpath)
-    kinds = option_types()
-    for key in MODEL_KEYS:
-        _require(model_cfg, key, (int, float) if kinds[key] is float else kinds[key], cpath)
-    _require(config, "training", dict, cpath)
-    for key in ("input_scheme", "train_scheme"):
-        _require(config, key, str, cpath)
-    raw_vocab = _read_json(vpath)
-    for key in ("words", "chars", "labels", "word_counts"):
-        _require(raw_vocab, key, list, vpath)
-    try:
-        vocab = Vocabularies.from_dict(raw_vocab)
-    except (KeyError, TypeError, ValueError) as e:
-        raise NerError(f"malformed vocabulary: {e}", path=str(vpath)) from None
-    if not wpath.is_file():
-        raise NerError(f"model directory is missing {WEIGHTS}", path=str(directory))
-    try:
-        model = Tagger(model_cfg, len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"])
-    except (KeyError, ValueError, TypeError) as e:
-        raise NerError(f"inconsistent configuration: {e}", path=str(cpath)) from None
-    try:
-        state = load_file(str(wpath))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise NerError(f"not a valid safetensors file ({e})", path=str(wpath)) from None
-    expected = model.state_dict()
-    if set(state) != set(expected):
-        missing = sorted(set(expected) - set(state))
-        extra = sorted(set(state) - set(expected))
-        raise NerError(f"weights do not match the configuration (missing {missing[:3]}, unexpected {extra[:3]})", path=str(wpath))
-    for key, tensor in state.items():
-        if tensor.shape != expected[key].shape:
-            need = tuple(expected[key].shape)
-            raise NerError(f"weight {key} has shape {tuple(tensor.shape)}, the configuration needs {need}", path=str(wpath))
-    model.load_state_dict(state)
+    config = check_config(read_json_file(cpath), cpath)
+    vocab = check_vocab(read_json_file(vpath), vpath, config["train_scheme"])
+    check_shapes(config, vocab, read_header(wpath), wpath)
+    model = Tagger(config["model"], len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"])
+    model.load_state_dict(read_weights(wpath))
     model.to(torch.device(device)).eval()
     return LoadedModel(model, vocab, config)
+
+
+def read_scores(directory: str | Path) -> tuple[float | None, float | None]:
+    """Best dev F1 and test F1 from metrics.json (None when absent)."""
+    path = Path(directory) / METRICS
+    if not path.is_file():
+        return None, None
+    metrics = read_json_file(path)
+    scores = []
+    for role in ("dev", "test"):
+        part = metrics.get(role) if isinstance(metrics, dict) else None
+        micro = part.get("micro") if isinstance(part, dict) else None
+        f1 = micro.get("f1") if isinstance(micro, dict) else None
+        if part is not None and (not isinstance(f1, (int, float)) or isinstance(f1, bool)):
+            raise NerError(f"{role}.micro.f1 is missing or not a number", path=str(path))
+        scores.append(f1)
+    return scores[0], scores[1]

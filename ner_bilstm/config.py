@@ -27,6 +27,13 @@ MODEL_KEYS = (
     "casing", "casing_dim", "dropout", "attention", "heads",
 )
 
+# Upper bounds far past any useful tagger. They stop a typo (--hidden 100000000) or a crafted
+# model directory from reaching the allocator.
+LIMITS = {
+    "layers": 32, "hidden": 8192, "word_dim": 8192, "char_dim": 1024, "char_filters": 4096, "char_hidden": 4096,
+    "casing_dim": 1024, "heads": 64, "max_word_chars": 10_000,
+}
+
 
 @dataclass
 class TrainConfig:
@@ -97,6 +104,9 @@ class TrainConfig:
                     "batch_size", "epochs", "heads", "min_freq", "max_word_chars", "eval_batch_size"):
             if getattr(self, key) < 1:
                 raise NerError(f"{key} must be at least 1, not {getattr(self, key)}", path=source)
+        for key, limit in LIMITS.items():
+            if getattr(self, key) > limit:
+                raise NerError(f"{key} must be at most {limit:,}, not {getattr(self, key):,}", path=source)
         for key in ("dropout", "word_dropout"):
             if not 0.0 <= getattr(self, key) < 1.0:
                 raise NerError(f"{key} must be in [0, 1), not {getattr(self, key)}", path=source)

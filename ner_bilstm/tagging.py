@@ -17,9 +17,10 @@ from typing import Any
 from .errors import NerError
 from .inference import Entity, Prediction, Predictor
 from .io.conll import read_conll
-from .io.files import numbered_lines
+from .io.files import check_encoding, decode_line, decode_lines, numbered_raw_lines
 from .io.hf import is_hf_source, read_hf
 from .io.jsonl import parse_object, token_list
+from .io.strict_json import JsonError, dumps
 from .io.text import split_sentences
 from .sentence import Sentence
 
@@ -57,12 +58,21 @@ def detect_input_format(path: str, first_line: str | None) -> str:
     return "text"
 
 
-def _jsonl_documents(lines: Iterable[tuple[int, str]], tokenization: str) -> Iterator[Document]:
-    for lineno, line in lines:
+def _jsonl_documents(lines: Iterable[tuple[int, bytes]], encoding: str, tokenization: str) -> Iterator[Document]:
+    """One document per non-blank line; a line that cannot be read (bad bytes, bad JSON, a bad
+    field) becomes an error document, so the stream goes on."""
+    for lineno, raw in lines:
         try:
-            obj = parse_object(line)
+            line = decode_line(raw, encoding)
         except ValueError as e:
             yield Document(lineno, error=str(e))
+            continue
+        if not line.strip():
+            continue
+        try:
+            obj = parse_object(line)
+        except JsonError as e:
+            yield Document(lineno, error=str(e), fields=e.partial)
             continue
         try:
             if "tokens" in obj:
@@ -88,7 +98,11 @@ def read_documents(
     tokens_field: str = "tokens",
 ) -> Iterator[Document]:
     """Stream documents from ``path`` (``-`` for stdin) in ``input_format``. Raw text is
-    tokenised by words, or by characters for a character-level model (``tokenization``)."""
+    tokenised by words, or by characters for a character-level model (``tokenization``).
+
+    JSON lines never end the stream: each bad line becomes an error document. Text and CoNLL
+    input in the wrong encoding is refused at its first bad line (NerError).
+    """
     if input_format not in INPUT_FORMATS:
         raise NerError(f"unknown input format {input_format!r}; choose one of {', '.join(INPUT_FORMATS)}")
     if input_format in ("auto", "hf") and path != "-" and is_hf_source(path):
@@ -99,24 +113,25 @@ def read_documents(
         for sentence in read_conll(path, encoding=encoding, require_tags=False):
             yield Document(sentence.meta["line"], [sentence])
         return
-    lines = numbered_lines(path, encoding)
+    check_encoding(encoding)
+    lines: Iterator[tuple[int, bytes]] = numbered_raw_lines(path)
     if input_format == "auto":
         buffered = []
         first = None
-        for lineno, line in lines:
-            buffered.append((lineno, line))
-            if line.strip():
-                first = line
+        for lineno, raw in lines:
+            buffered.append((lineno, raw))
+            if raw.strip():
+                first = raw.decode(encoding, errors="replace")
                 break
         input_format = detect_input_format(path, first)
         if input_format == "conll":
             raise NerError("CoNLL input is only detected by extension; pass --input-format conll", path=path)
         lines = chain(buffered, lines)
     if input_format == "jsonl":
-        yield from _jsonl_documents(((n, line) for n, line in lines if line.strip()), tokenization)
-    else:
-        for lineno, line in lines:
-            yield Document(lineno, _pieces(split_sentences(line, tokenization=tokenization)), text=line)
+        yield from _jsonl_documents(lines, encoding, tokenization)
+        return
+    for lineno, line in decode_lines(lines, encoding, path):
+        yield Document(lineno, _pieces(split_sentences(line, tokenization=tokenization)), text=line)
 
 
 _END = object()
@@ -208,9 +223,11 @@ def document_entities(doc: Document) -> list[dict[str, Any]]:
 
 
 def document_record(doc: Document, with_tags: bool = False) -> dict[str, Any]:
-    """The JSON object written for a document: pass-through fields plus entities (or an error)."""
+    """The JSON object written for a document: pass-through fields plus entities, or an error
+    record (``error`` and ``line`` first, then the fields that could be read)."""
     if doc.error is not None:
-        return {"error": doc.error, "line": doc.line, **(doc.fields or {})}
+        fields = {k: v for k, v in (doc.fields or {}).items() if k not in ("error", "line")}
+        return {"error": doc.error, "line": doc.line, **fields}
     if doc.fields is not None:
         record: dict[str, Any] = dict(doc.fields)
     elif doc.text is not None:
@@ -226,6 +243,15 @@ def document_record(doc: Document, with_tags: bool = False) -> dict[str, Any]:
     return record
 
 
+def record_line(doc: Document, with_tags: bool = False) -> str:
+    """The document's record as one line of strict JSON (no NaN, valid UTF-8, pass-through numbers
+    digit for digit). A record that cannot be written so becomes an error record."""
+    try:
+        return dumps(document_record(doc, with_tags))
+    except ValueError as e:
+        return dumps(document_record(Document(doc.line, error=f"the result cannot be written as strict JSON: it holds {e}")))
+
+
 def conll_lines(doc: Document) -> Iterator[str]:
     """CoNLL output of a document: its columns (or tokens) plus the predicted tag; a blank line after each sentence."""
     for sentence, pred in zip(doc.sentences, doc.predictions):
@@ -237,4 +263,5 @@ def conll_lines(doc: Document) -> Iterator[str]:
         yield ""
 
 
-__all__ = ["Document", "Entity", "read_documents", "tag_documents", "document_record", "document_entities", "display_spans", "conll_lines"]
+__all__ = ["Document", "Entity", "read_documents", "tag_documents", "document_record", "record_line", "document_entities",
+           "display_spans", "conll_lines"]

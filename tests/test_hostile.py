@@ -82,7 +82,7 @@ CASES = {
     "config not JSON": (["predict", "--model", "{d}/m"], lambda d, m: (d / "m" / "config.json").write_text("{"),
                         "error", "not valid JSON"),
     "config value of the wrong type": (["predict", "--model", "{d}/m"], edit_config(lambda c: c["model"].update(hidden="big")),
-                                       "error", "'hidden' has the wrong type"),
+                                       "error", "'model.hidden' has the wrong type"),
     "config key missing": (["predict", "--model", "{d}/m"], edit_config(lambda c: c.pop("train_scheme")),
                            "error", "missing key 'train_scheme'"),
     "newer model format": (["predict", "--model", "{d}/m"], edit_config(lambda c: c.update(format_version=99)),

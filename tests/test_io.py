@@ -81,7 +81,7 @@ def test_jsonl_reading_and_errors(tmp_path):
     (s,) = read_source(good)
     assert s.tokens == ["Paris", "!"] and s.tags == ["B-LOC", "O"]
     for body, message in [
-        ("[1, 2]", "expected a JSON object, found list"),
+        ("[1, 2]", "expected a JSON object, found an array"),
         ("{not json", "not valid JSON"),
         ('{"tokens": ["a"], "tags": ["O", "O"]}', "1 tokens but 2 tags"),
         ('{"tokens": "a b", "tags": []}', "list of strings"),

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO, TextIO
 
 from ..errors import NerError
 
 
-def numbered_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
-    """Yield (line number, line without its line ending) from ``path`` (``-`` for stdin), streaming.
-
-    Lines are decoded one at a time so a bad byte is reported at its own line; CRLF endings
-    and a leading byte-order mark are accepted.
-    """
+def numbered_raw_lines(path: str) -> Iterator[tuple[int, bytes]]:
+    """Yield (line number, line as bytes without its line ending) from ``path`` (``-`` for
+    stdin), streaming; CRLF endings and a leading UTF-8 byte-order mark are removed."""
     stream: BinaryIO
     if path == "-":
         stream = sys.stdin.buffer
@@ -32,18 +30,44 @@ def numbered_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, st
             raise NerError(f"cannot open: {e.strerror}", path=path) from None
     try:
         for lineno, raw in enumerate(stream, 1):
-            try:
-                line = raw.decode(encoding)
-            except UnicodeDecodeError as e:
-                raise NerError(f"not valid {encoding} text ({e.reason}); pass --encoding", path=path, line=lineno) from None
-            except LookupError:
-                raise NerError(f"unknown encoding {encoding!r}", path=path) from None
-            if lineno == 1 and line.startswith("\ufeff"):
-                line = line[1:]
-            yield lineno, line.rstrip("\r\n")
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            yield lineno, raw.rstrip(b"\r\n")
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
+
+
+def check_encoding(encoding: str) -> None:
+    """Refuse an encoding name Python does not know, once, before any line is read."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise NerError(f"unknown encoding {encoding!r}") from None
+
+
+def decode_line(raw: bytes, encoding: str) -> str:
+    """One line as text; a ValueError names the first bad byte."""
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"not valid {encoding} text ({e.reason} at byte {e.start + 1})") from None
+
+
+def decode_lines(lines: Iterable[tuple[int, bytes]], encoding: str, path: str) -> Iterator[tuple[int, str]]:
+    """Decode numbered raw lines; the first bad one refuses the whole input (NerError naming
+    file and line), as a text or CoNLL file in the wrong encoding is wrong throughout."""
+    for lineno, raw in lines:
+        try:
+            yield lineno, decode_line(raw, encoding)
+        except ValueError as e:
+            raise NerError(f"{e}; pass --encoding", path=path, line=lineno) from None
+
+
+def numbered_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+    """Yield (line number, decoded line without its line ending) from ``path`` (``-`` for stdin), streaming."""
+    check_encoding(encoding)
+    yield from decode_lines(numbered_raw_lines(path), encoding, path)
 
 
 @contextlib.contextmanager
@@ -51,6 +75,8 @@ def output_stream(path: str | os.PathLike | None, encoding: str = "utf-8") -> It
     """Standard output for None, else a temporary file beside ``path`` that replaces it only
     when the block succeeds, so a failed run never leaves a partial file behind."""
     if path is None:
+        if getattr(sys.stdout, "encoding", encoding) != encoding and hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(encoding=encoding)  # JSON and CoNLL out are UTF-8, whatever the locale says
         yield sys.stdout
         return
     path = os.fspath(path)

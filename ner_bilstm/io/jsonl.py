@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -11,18 +10,18 @@ from ..errors import NerError
 from ..schemes import check_tag
 from ..sentence import Sentence
 from .files import numbered_lines
+from .strict_json import JsonError, loads
 
 _SPACE = re.compile(r"\s")
 
 
 def parse_object(line: str) -> dict[str, Any]:
-    """Parse one JSON line that must hold an object; ValueError says what is wrong."""
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
+    """Parse one strict JSON line that must hold an object, numbers kept exactly (see
+    ``strict_json``); a ``JsonError`` (a ValueError) says what is wrong."""
+    obj = loads(line, exact_numbers=True)
     if not isinstance(obj, dict):
-        raise ValueError(f"expected a JSON object, found {type(obj).__name__}")
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(obj), "a number")
+        raise JsonError(f"expected a JSON object, found {kind}")
     return obj
 
 

@@ -1,0 +1,219 @@
+"""Checking a model directory before anything is allocated.
+
+A model directory is input like any other: it may be truncated, corrupted or crafted. Its
+JSON files are read as strict JSON and checked key by key (types, choices, ranges); the
+weights' names, dtypes and shapes come from the safetensors header alone; the network is then
+built on the ``meta`` device, which allocates nothing, and its shapes compared with the file's.
+Only when all of that agrees is the real network built, so loading allocates no more than the
+files hold.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+
+from .config import CHOICES, MODEL_KEYS, TrainConfig, option_types
+from .errors import NerError
+from .io.strict_json import JsonError, loads
+from .model import Tagger
+from .schemes import SCHEMES, parse_tag
+from .vocab import PAD, UNK, Vocabularies
+
+FORMAT_VERSION = 1
+MAX_LABELS = 4096  # a CRF over more tags would be absurd; the softmax head keeps labels² masks
+FLOAT_DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
+TOKENIZATIONS = ("word", "char")
+
+
+def read_json_file(path: Path) -> Any:
+    """A model directory's JSON file, parsed strictly (no NaN, bounded nesting)."""
+    if not path.is_file():
+        raise NerError(f"model directory is missing {path.name}", path=str(path.parent))
+    try:
+        return loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise NerError(f"not valid JSON: not UTF-8 text ({e.reason} at byte {e.start + 1})", path=str(path)) from None
+    except JsonError as e:
+        raise NerError(f"not valid JSON: {e}", path=str(path)) from None
+
+
+def require(obj: Any, key: str, kind: type | tuple, path: Path, where: str = "") -> Any:
+    """``obj[key]``, which must exist and be of ``kind`` (a bool is never taken for a number)."""
+    name = f"{where}{key}"
+    if not isinstance(obj, dict) or key not in obj:
+        raise NerError(f"missing key {name!r}", path=str(path))
+    value = obj[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))):
+        raise NerError(f"key {name!r} has the wrong type", path=str(path))
+    return value
+
+
+def _optional(obj: dict, key: str, kind: type | tuple, path: Path, where: str = "") -> Any:
+    return require(obj, key, kind, path, where) if key in obj and obj[key] is not None else None
+
+
+def check_config(config: Any, path: Path) -> dict[str, Any]:
+    """Refuse a config.json whose keys are missing, mistyped, out of range or unknown choices;
+    returns it unchanged."""
+    version = require(config, "format_version", int, path)
+    if version > FORMAT_VERSION:
+        raise NerError(f"model format {version} is newer than this ner-bilstm reads ({FORMAT_VERSION}); upgrade ner-bilstm",
+                       path=str(path))
+    model = require(config, "model", dict, path)
+    kinds = option_types()
+    for key in MODEL_KEYS:
+        require(model, key, (int, float) if kinds[key] is float else kinds[key], path, "model.")
+    training = require(config, "training", dict, path)
+    max_chars = _optional(training, "max_word_chars", int, path, "training.")
+    # Choices, ranges and upper bounds have one home: the training configuration's own checks.
+    extra = {} if max_chars is None else {"max_word_chars": max_chars}
+    TrainConfig(**{k: model[k] for k in MODEL_KEYS}, **extra).validate(str(path))
+    for key, choices in (("input_scheme", SCHEMES), ("train_scheme", CHOICES["train_scheme"])):
+        if require(config, key, str, path) not in choices:
+            raise NerError(f"{key} must be one of {', '.join(choices)}, not {config[key]!r}", path=str(path))
+    if config.get("tokenization", "word") not in TOKENIZATIONS:
+        raise NerError(f"tokenization must be one of {', '.join(TOKENIZATIONS)}, not {config['tokenization']!r}", path=str(path))
+    embeddings = _optional(config, "embeddings", dict, path)
+    if embeddings is not None:
+        for key in ("dim", "words"):
+            require(embeddings, key, int, path, "embeddings.")
+        require(embeddings, "tokens", (int, float), path, "embeddings.")
+    for role, fingerprint in (_optional(config, "data", dict, path) or {}).items():
+        require(fingerprint if isinstance(fingerprint, dict) else None, "path", str, path, f"data.{role}.")
+        _optional(fingerprint, "sha256", str, path, f"data.{role}.")
+    for name, value in (_optional(config, "versions", dict, path) or {}).items():
+        if not isinstance(value, str):
+            raise NerError(f"key 'versions.{name}' has the wrong type", path=str(path))
+    return config
+
+
+def _strings(raw: dict, key: str, path: Path) -> list[str]:
+    values = require(raw, key, list, path)
+    if not all(isinstance(v, str) for v in values):
+        raise NerError(f"{key} must be a list of strings", path=str(path))
+    return values
+
+
+def check_vocab(raw: Any, path: Path, train_scheme: str) -> Vocabularies:
+    """Vocabularies from vocab.json, refused unless every list is well-formed: unique strings,
+    padding and unknown entries first, labels that are tags of the model's training scheme."""
+    words, chars, labels = _strings(raw, "words", path), _strings(raw, "chars", path), _strings(raw, "labels", path)
+    counts = require(raw, "word_counts", list, path)
+    if len(counts) != len(words) or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+        raise NerError("word_counts must hold one count (an integer >= 0) per word", path=str(path))
+    require(raw, "normalize_digits", bool, path)
+    _optional(raw, "lowercase", bool, path)
+    for key, entries in (("words", words), ("chars", chars)):
+        if entries[:2] != [PAD, UNK]:
+            raise NerError(f"{key} must start with {PAD!r} and {UNK!r}", path=str(path))
+    if not 1 <= len(labels) <= MAX_LABELS:
+        raise NerError(f"labels must hold 1 to {MAX_LABELS:,} tags, not {len(labels):,}", path=str(path))
+    allowed = set("OBIES") if train_scheme == "bioes" else set("OBI")
+    for label in labels:
+        try:
+            prefix, _ = parse_tag(label)
+        except ValueError as e:
+            raise NerError(f"labels: {e}", path=str(path)) from None
+        if prefix not in allowed or label[:1] not in allowed:
+            raise NerError(f"label {label!r} is not a {train_scheme.upper()} tag", path=str(path))
+    try:
+        return Vocabularies.from_dict(raw)
+    except ValueError as e:  # duplicate entries
+        raise NerError(f"malformed vocabulary: {e}", path=str(path)) from None
+
+
+def read_header(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Name -> (dtype, shape) of every tensor in a safetensors file, from its header only."""
+    if not path.is_file():
+        raise NerError(f"model directory is missing {path.name}", path=str(path.parent))
+    try:
+        with safe_open(str(path), "pt") as f:
+            header = {}
+            for name in f.keys():
+                part = f.get_slice(name)
+                header[name] = (part.get_dtype(), tuple(part.get_shape()))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise NerError(f"not a valid safetensors file ({e})", path=str(path)) from None
+    for name, (dtype, _) in header.items():
+        if dtype not in FLOAT_DTYPES:
+            raise NerError(f"weight {name} has dtype {dtype}; expected one of {', '.join(FLOAT_DTYPES)}", path=str(path))
+    return header
+
+
+def _meta_shapes(model: dict[str, Any], words: int, chars: int, labels: list[str], scheme: str) -> dict[str, tuple[int, ...]]:
+    """Parameter shapes of the network a configuration describes, built on the meta device (no memory)."""
+    with torch.device("meta"):
+        skeleton = Tagger(model, words, chars, labels, scheme)
+    return {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+
+
+def _causes(config: dict[str, Any], vocab: Vocabularies, name: str, found: tuple[int, ...]) -> str:
+    """The configured values that set the axes where tensor ``name`` differs from the file's
+    shape ``found``: each value is changed on a meta build in turn, to see which axes move."""
+    model, scheme, labels = config["model"], config["train_scheme"], vocab.labels.itos
+    sizes = (len(vocab.words), len(vocab.chars), labels)
+    base = _meta_shapes(model, *sizes, scheme)[name]
+    wrong = {axis for axis, (a, b) in enumerate(zip(base, found)) if a != b} if len(base) == len(found) else set(range(len(base)))
+
+    def moves(shape: tuple[int, ...] | None) -> bool:
+        return shape is None or any(shape[axis] != base[axis] for axis in wrong)
+
+    causes = [f"config.json model.{key} = {model[key]}"
+              for key in ("word_dim", "char_dim", "char_filters", "char_hidden", "casing_dim", "hidden")
+              if moves(_meta_shapes({**model, key: 2 * model[key]}, *sizes, scheme).get(name))]
+    extra = ["B-ZZ", "I-ZZ", "E-ZZ", "S-ZZ"] if scheme == "bioes" else ["B-ZZ", "I-ZZ"]
+    for what, probe in (("words", (sizes[0] + 1, sizes[1], labels)), ("chars", (sizes[0], sizes[1] + 1, labels)),
+                        ("labels", (sizes[0], sizes[1], [*labels, *extra]))):
+        if moves(_meta_shapes(model, *probe, scheme).get(name)):
+            causes.append(f"vocab.json's {len(getattr(vocab, what)):,} {what}")
+    return (" and ".join(causes) + (" give" if len(causes) > 1 else " gives")) if causes else "config.json and vocab.json give"
+
+
+def _structure(config: dict[str, Any], vocab: Vocabularies, header: dict[str, Any]) -> str:
+    """The one structural key (layers, head, rnn, char, casing, attention) whose other value
+    would give the file's set of tensors, if there is one."""
+    model, sizes = config["model"], (len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"])
+    alternatives = {"layers": range(1, 33), "head": CHOICES["head"], "rnn": CHOICES["rnn"], "char": CHOICES["char"],
+                    "casing": (True, False), "attention": (True, False)}
+    for key, values in alternatives.items():
+        for value in values:
+            if value != model[key] and set(_meta_shapes({**model, key: value}, *sizes)) == set(header):
+                return f"config.json has model.{key} = {json.dumps(model[key])}, but the weights are for {key} = {json.dumps(value)}"
+    return "the weights are not those of the network config.json describes"
+
+
+def check_shapes(config: dict[str, Any], vocab: Vocabularies, header: dict[str, tuple[str, tuple[int, ...]]],
+                 weights: Path) -> None:
+    """Build the network on the meta device and refuse weights whose names or shapes differ,
+    naming the configured values that disagree with the file."""
+    try:
+        expected = _meta_shapes(config["model"], len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise NerError(f"inconsistent configuration: {e}", path=str(weights.parent / "config.json")) from None
+    if set(header) != set(expected):
+        missing, extra = sorted(set(expected) - set(header)), sorted(set(header) - set(expected))
+        raise NerError(f"{_structure(config, vocab, header)} (missing {missing[:2]}, unexpected {extra[:2]})", path=str(weights))
+    for name, shape in expected.items():
+        found = header[name][1]
+        if found != shape:
+            raise NerError(f"weight {name} has shape {found}, but {_causes(config, vocab, name, found)} {shape}",
+                           path=str(weights))
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a checked safetensors file, refused if any holds NaN or an infinity."""
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise NerError(f"not a valid safetensors file ({e})", path=str(path)) from None
+    for name, tensor in state.items():
+        if not bool(torch.isfinite(tensor).all()):
+            raise NerError(f"weight {name} holds NaN or infinite values", path=str(path))
+    return state
