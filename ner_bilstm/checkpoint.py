@@ -92,7 +92,7 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
 
         with safe_open(str(path), "pt") as f:
             meta = json.loads(f.metadata()["state"])
-    except (SafetensorError, OSError, KeyError, ValueError, json.JSONDecodeError) as e:
+    except (SafetensorError, OSError, KeyError, ValueError, RecursionError) as e:
         raise NerError(f"unreadable checkpoint ({e})", path=str(path)) from None
     if meta.get("version") != CHECKPOINT_VERSION:
         raise NerError(f"checkpoint format {meta.get('version')} is not {CHECKPOINT_VERSION}", path=str(path))

@@ -78,6 +78,8 @@ def read_embeddings(path: str, wanted: Iterable[str]) -> Embeddings:
                     except ValueError:
                         bad = next(v for v in rest.split(" ") if not _is_number(v))
                         raise NerError(f"not a number: {bad[:30]!r}", path=path, line=lineno) from None
+                    if not np.isfinite(vectors[word]).all():
+                        raise NerError("a value is NaN or too large for float32", path=path, line=lineno)
     except UnicodeDecodeError:
         raise NerError("not valid UTF-8 text", path=path, line=lineno + 1) from None
     except (EOFError, gzip.BadGzipFile) as e:

@@ -39,7 +39,8 @@ def read_json_file(path: Path) -> Any:
     except UnicodeDecodeError as e:
         raise NerError(f"not valid JSON: not UTF-8 text ({e.reason} at byte {e.start + 1})", path=str(path)) from None
     except JsonError as e:
-        raise NerError(f"not valid JSON: {e}", path=str(path)) from None
+        message = str(e) if str(e).startswith("not valid JSON") else f"not valid JSON: {e}"
+        raise NerError(message, path=str(path)) from None
 
 
 def require(obj: Any, key: str, kind: type | tuple, path: Path, where: str = "") -> Any:
