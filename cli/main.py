@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from ner_bilstm.errors import NerError, TrainingInterrupted
 
@@ -31,10 +32,10 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except TrainingInterrupted as e:
-            err_console.print(f"[bold yellow]stopped:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+            err_console.print(f"[bold yellow]stopped:[/] {escape(str(e))}", markup=True)
             raise typer.Exit(130) from None
         except NerError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", markup=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err_console.print("interrupted", highlight=False)
@@ -62,6 +63,8 @@ def main() -> None:
     """Run the app, then leave without the interpreter's teardown: unloading torch takes
     ~0.3 s, a sixth of tagging the CoNLL-2003 test set. Everything is flushed first, and
     files the commands write are closed (and renamed into place) before they return."""
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")  # JSON, CoNLL and tables go out as UTF-8, whatever the locale says
     try:
         app()
         code = 0

@@ -5,8 +5,10 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup=False: messages and tables carry user text (labels, paths, JSON keys), which must never be
+# read as rich markup; the few styled prefixes ask for markup explicitly and escape what they embed.
+console = Console(highlight=False, soft_wrap=True, markup=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 PALETTE = ("bold magenta", "bold cyan", "bold green", "bold yellow", "bold blue", "bold red",
            "bold bright_magenta", "bold bright_cyan", "bold bright_green", "bold bright_yellow")
@@ -25,5 +27,5 @@ def scores_table(scores: dict, title: str) -> Table:
         table.add_row(label, f"{s['precision']:.2f}", f"{s['recall']:.2f}", f"{s['f1']:.2f}", str(s["support"]))
     m = scores["micro"]
     table.add_section()
-    table.add_row("micro", f"{m['precision']:.2f}", f"{m['recall']:.2f}", f"[bold]{m['f1']:.2f}[/]", str(m["support"]), style="bold")
+    table.add_row("micro", f"{m['precision']:.2f}", f"{m['recall']:.2f}", f"{m['f1']:.2f}", str(m["support"]), style="bold")
     return table

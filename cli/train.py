@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Group
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -38,7 +39,7 @@ def launch_distributed(nproc: int) -> int:
     code = subprocess.call(command, env=env)
     if code:
         err_console.print(f"[bold red]error:[/] distributed training failed (exit code {code}); "
-                          "the last checkpoint resumes with --resume", highlight=False)
+                          "the last checkpoint resumes with --resume", markup=True)
     return 1 if code else 0
 
 
@@ -94,8 +95,8 @@ class TrainView:
             )
             for role, counts in info["unseen"].items():
                 listed = ", ".join(f"{label} {n}" for label, n in counts.items())
-                console.print(f"[yellow]note:[/] the {role} set has entity types the training set lacks ({listed}); "
-                              "they count as misses")
+                console.print(f"[yellow]note:[/] the {role} set has entity types the training set lacks ({escape(listed)}); "
+                              "they count as misses", markup=True)
             if info["embeddings"]:
                 e = info["embeddings"]
                 console.print(f"embeddings: {e['dim']}-d, {e['words']:,} of {e['vocabulary']:,} vocabulary words found; "

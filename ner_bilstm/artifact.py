@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 
 from .errors import NerError
 from .model import Tagger
-from .model_check import FORMAT_VERSION, check_config, check_shapes, check_vocab, read_header, read_json_file, read_weights
+from .model_check import FORMAT_VERSION, check_config, check_shapes, check_vocab, load_weights, read_header, read_json_file
 from .vocab import Vocabularies
 
 CONFIG, VOCAB, WEIGHTS, METRICS, HISTORY = "config.json", "vocab.json", "model.safetensors", "metrics.json", "history.jsonl"
@@ -98,7 +98,7 @@ def load_model(directory: str | Path, device: str = "cpu") -> LoadedModel:
     vocab = check_vocab(read_json_file(vpath), vpath, config["train_scheme"])
     check_shapes(config, vocab, read_header(wpath), wpath)
     model = Tagger(config["model"], len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"])
-    model.load_state_dict(read_weights(wpath))
+    load_weights(model, wpath)
     model.to(torch.device(device)).eval()
     return LoadedModel(model, vocab, config)
 

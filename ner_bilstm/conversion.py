@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .errors import NerError
 from .io.files import output_stream
+from .io.strict_json import dumps
 from .schemes import SCHEMES, convert, detect_scheme
 from .sentence import Sentence
 
@@ -45,7 +45,7 @@ def convert_sentences(
                 record: dict[str, Any] = {"tokens": s.tokens}
                 if tags is not None:
                     record["tags"] = tags
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.write(dumps(record) + "\n")
                 continue
             for comment in s.meta.get("comments", []):
                 out.write(comment + "\n")

@@ -15,6 +15,8 @@ from .errors import NerError
 from .schemes import Span, convert, parse_tag, spans_to_tags, tags_to_spans
 from .sentence import Sentence
 
+DECODE_BUDGET = 1 << 25  # float scores a decoding step may hold (128 MiB)
+
 
 @dataclass
 class Entity:
@@ -89,8 +91,10 @@ class Predictor:
     def __init__(self, loaded: LoadedModel, batch_size: int = 256, nbest: int = 0, min_score: float = 0.0):
         self.loaded = loaded
         self.model = loaded.model
-        self.batch_size = batch_size
         self.labels = loaded.vocab.labels.itos
+        # Decoding holds (tags, tags, batch) scores per step (times k for n-best): with thousands of
+        # tags, fewer sentences per batch keep that bounded.
+        self.batch_size = max(1, min(batch_size, DECODE_BUDGET // (len(self.labels) ** 2 * max(1, nbest))))
         self.device = next(self.model.parameters()).device
         if nbest and self.model.crf is None:
             raise NerError("--nbest needs a model with the CRF head")

@@ -17,11 +17,11 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 
-from .config import CHOICES, MODEL_KEYS, TrainConfig, option_types
+from .config import CHOICES, LIMITS, MODEL_KEYS, TrainConfig, option_types
 from .errors import NerError
 from .io.strict_json import JsonError, loads
 from .model import Tagger
-from .schemes import SCHEMES, parse_tag
+from .schemes import SCHEMES, label_set, parse_tag
 from .vocab import PAD, UNK, Vocabularies
 
 FORMAT_VERSION = 1
@@ -114,14 +114,15 @@ def check_vocab(raw: Any, path: Path, train_scheme: str) -> Vocabularies:
             raise NerError(f"{key} must start with {PAD!r} and {UNK!r}", path=str(path))
     if not 1 <= len(labels) <= MAX_LABELS:
         raise NerError(f"labels must hold 1 to {MAX_LABELS:,} tags, not {len(labels):,}", path=str(path))
-    allowed = set("OBIES") if train_scheme == "bioes" else set("OBI")
-    for label in labels:
-        try:
-            prefix, _ = parse_tag(label)
-        except ValueError as e:
-            raise NerError(f"labels: {e}", path=str(path)) from None
-        if prefix not in allowed or label[:1] not in allowed:
-            raise NerError(f"label {label!r} is not a {train_scheme.upper()} tag", path=str(path))
+    try:
+        types = {parse_tag(label)[1] for label in labels} - {""}
+    except ValueError as e:
+        raise NerError(f"labels: {e}", path=str(path)) from None
+    # Decoding and scoring need every tag of every type, in the scheme the model was trained in.
+    if set(labels) != set(label_set(sorted(types), train_scheme)):
+        odd = sorted(set(labels) ^ set(label_set(sorted(types), train_scheme)))
+        raise NerError(f"labels are not the {train_scheme.upper()} tag set of their types (check {', '.join(odd[:4])})",
+                       path=str(path))
     try:
         return Vocabularies.from_dict(raw)
     except ValueError as e:  # duplicate entries
@@ -153,6 +154,15 @@ def _meta_shapes(model: dict[str, Any], words: int, chars: int, labels: list[str
     return {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
 
 
+def _probe(model: dict[str, Any], words: int, chars: int, labels: list[str], scheme: str) -> dict[str, tuple[int, ...]] | None:
+    """``_meta_shapes`` of a what-if configuration, None when that configuration cannot be built
+    (say, attention heads that do not divide the width)."""
+    try:
+        return _meta_shapes(model, words, chars, labels, scheme)
+    except (ValueError, AssertionError, KeyError, RuntimeError):
+        return None
+
+
 def _causes(config: dict[str, Any], vocab: Vocabularies, name: str, found: tuple[int, ...]) -> str:
     """The configured values that set the axes where tensor ``name`` differs from the file's
     shape ``found``: each value is changed on a meta build in turn, to see which axes move."""
@@ -166,11 +176,11 @@ def _causes(config: dict[str, Any], vocab: Vocabularies, name: str, found: tuple
 
     causes = [f"config.json model.{key} = {model[key]}"
               for key in ("word_dim", "char_dim", "char_filters", "char_hidden", "casing_dim", "hidden")
-              if moves(_meta_shapes({**model, key: 2 * model[key]}, *sizes, scheme).get(name))]
+              if moves((_probe({**model, key: 2 * model[key]}, *sizes, scheme) or {}).get(name))]
     extra = ["B-ZZ", "I-ZZ", "E-ZZ", "S-ZZ"] if scheme == "bioes" else ["B-ZZ", "I-ZZ"]
     for what, probe in (("words", (sizes[0] + 1, sizes[1], labels)), ("chars", (sizes[0], sizes[1] + 1, labels)),
                         ("labels", (sizes[0], sizes[1], [*labels, *extra]))):
-        if moves(_meta_shapes(model, *probe, scheme).get(name)):
+        if moves((_probe(model, *probe, scheme) or {}).get(name)):
             causes.append(f"vocab.json's {len(getattr(vocab, what)):,} {what}")
     return (" and ".join(causes) + (" give" if len(causes) > 1 else " gives")) if causes else "config.json and vocab.json give"
 
@@ -179,11 +189,11 @@ def _structure(config: dict[str, Any], vocab: Vocabularies, header: dict[str, An
     """The one structural key (layers, head, rnn, char, casing, attention) whose other value
     would give the file's set of tensors, if there is one."""
     model, sizes = config["model"], (len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"])
-    alternatives = {"layers": range(1, 33), "head": CHOICES["head"], "rnn": CHOICES["rnn"], "char": CHOICES["char"],
+    alternatives = {"layers": range(1, LIMITS["layers"] + 1), "head": CHOICES["head"], "rnn": CHOICES["rnn"], "char": CHOICES["char"],
                     "casing": (True, False), "attention": (True, False)}
     for key, values in alternatives.items():
         for value in values:
-            if value != model[key] and set(_meta_shapes({**model, key: value}, *sizes)) == set(header):
+            if value != model[key] and set(_probe({**model, key: value}, *sizes) or ()) == set(header):
                 return f"config.json has model.{key} = {json.dumps(model[key])}, but the weights are for {key} = {json.dumps(value)}"
     return "the weights are not those of the network config.json describes"
 
@@ -206,15 +216,16 @@ def check_shapes(config: dict[str, Any], vocab: Vocabularies, header: dict[str, 
                            path=str(weights))
 
 
-def read_weights(path: Path) -> dict[str, torch.Tensor]:
-    """The tensors of a checked safetensors file, refused if any holds NaN or an infinity."""
-    from safetensors.torch import load_file
-
+def load_weights(model: torch.nn.Module, path: Path) -> None:
+    """Copy a checked safetensors file into ``model`` one tensor at a time (so loading never holds
+    a second copy of the weights), refusing any tensor with NaN or an infinity."""
+    target = model.state_dict()
     try:
-        state = load_file(str(path))
+        with safe_open(str(path), "pt") as f:
+            for name in f.keys():
+                tensor = f.get_tensor(name)
+                if not bool(torch.isfinite(tensor).all()):
+                    raise NerError(f"weight {name} holds NaN or infinite values", path=str(path))
+                target[name].copy_(tensor)
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise NerError(f"not a valid safetensors file ({e})", path=str(path)) from None
-    for name, tensor in state.items():
-        if not bool(torch.isfinite(tensor).all()):
-            raise NerError(f"weight {name} holds NaN or infinite values", path=str(path))
-    return state

@@ -25,6 +25,7 @@ from .io.text import split_sentences
 from .sentence import Sentence
 
 INPUT_FORMATS = ("auto", "text", "conll", "jsonl", "hf")
+JSON_BLANK = b" \t\r"  # a JSON line holding only JSON's own whitespace is no document; any other line is one
 MAX_SENTENCE_TOKENS = 256  # longer sentences of raw text or JSON lines are tagged in pieces
 
 
@@ -60,21 +61,22 @@ def detect_input_format(path: str, first_line: str | None) -> str:
 
 def _jsonl_documents(lines: Iterable[tuple[int, bytes]], encoding: str, tokenization: str) -> Iterator[Document]:
     """One document per non-blank line; a line that cannot be read (bad bytes, bad JSON, a bad
-    field) becomes an error document, so the stream goes on."""
+    field) becomes an error document, so the stream goes on. Only JSON's own whitespace makes a
+    line blank: a line of other whitespace (U+3000, U+2028, ...) gets its error record too."""
     for lineno, raw in lines:
-        try:
-            line = decode_line(raw, encoding)
-        except ValueError as e:
-            yield Document(lineno, error=str(e))
-            continue
-        if not line.strip():
+        if not raw.strip(JSON_BLANK):
             continue
         try:
-            obj = parse_object(line)
+            obj = parse_object(decode_line(raw, encoding))
         except JsonError as e:
             yield Document(lineno, error=str(e), fields=e.partial)
             continue
+        except ValueError as e:
+            yield Document(lineno, error=str(e))
+            continue
         try:
+            if "error" in obj:
+                raise ValueError('"error" is reserved for error records in the output; rename that key')
             if "tokens" in obj:
                 tokens = token_list(obj)
                 sentences = _pieces([Sentence(tokens=tokens)]) if tokens else []

@@ -18,6 +18,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from ner_bilstm.schemes import label_set
+
 from .strict import strict_records
 
 EXE = shutil.which("ner-bilstm", path=str(Path(sys.executable).parent))
@@ -224,6 +226,17 @@ def utf8_jsonl(out: bytes) -> None:
     assert "東京" in record["text"] and "🚆" in record["text"]
 
 
+def many_labels(d: Path, model: Path) -> None:
+    """A model directory whose CRF has 4,093 tags (1,023 types in BIOES) and weights to match."""
+    labels = label_set([f"T{i}" for i in range(1023)], "bioes")
+    state = load_file(str(model / "model.safetensors"))
+    n, width = len(labels), state["projection.weight"].shape[1]
+    state.update({"projection.weight": torch.randn(n, width), "projection.bias": torch.zeros(n), "crf.transitions": torch.randn(n, n),
+                  "crf.start_transitions": torch.zeros(n), "crf.end_transitions": torch.zeros(n)})
+    save_file(state, str(d / "m" / "model.safetensors"))
+    edit_vocab(lambda v: v.update(labels=labels))(d, model)
+
+
 def utf8_conversion(out: bytes) -> None:
     assert strict_records(out) == [{"tokens": ["東京", "🚆"], "tags": ["B-LOC", "O"]}]
 
@@ -251,13 +264,19 @@ MORE = {
     "an object of 100,000 keys": stream(b'{"text": "a", ' + b", ".join(b'"k%d": %d' % (i, i) for i in range(100_000)) + b"}",
                                         keep=b'"k99999": 99999'),
     "NUL and control characters escaped in the text": stream(b'{"id": 2, "text": "Anna\\u0000Berg\\u001b[31m"}', keep=b"\\u0000"),
-    "input keys named error and line": stream(b'{"error": "mine", "line": 99, "text": 5}', '"text" must be a string'),
+    "an input key named error": stream(b'{"error": "mine", "text": "Bob"}', '"error" is reserved for error records'),
+    "an input key named line": stream(b'{"line": 99, "text": "Bob"}', keep=b'{"line": 99, "text": "Bob", "entities": '),
+    "a line of Unicode whitespace": stream("\u3000\u2028".encode(), "not valid JSON"),
     "--strict stops at a deep line": Case(["predict", "--model", "{model}", "--strict"], stdin=GOOD_LINE + b"\n" + DEEP + b"\n",
                                           error="-:2: nested deeper than 128 levels"),
     "UTF-8 output under a latin-1 locale": Case(["predict", "--model", "{model}"], stdin=CJK_LINE, env=LATIN1, check=utf8_jsonl),
     "text that decodes to a lone surrogate": Case(["predict", "--model", "{model}", "{d}/in.txt", "--encoding", "unicode_escape"],
                                                   {"in.txt": "Anna Berg\nParis \\ud800 nice\n"},
-                                                  expect="the result cannot be written as strict JSON"),
+                                                  error="in.txt:2: decodes to an unpaired surrogate \\ud800 at character 7"),
+    "a codec that is not a text encoding": Case(["predict", "--model", "{model}", "{d}/in.txt", "--encoding", "rot13"],
+                                                {"in.txt": "Anna Berg\n"}, error="'rot13' is not a text encoding"),
+    "a 4,093-label model under the memory limit": Case(["predict", "--model", "{d}/m"], many_labels,
+                                                       stdin=b'{"text": "Anna Berg visited Paris ."}\n', expect='"entities": ['),
     "CoNLL input in latin-1": Case(["predict", "--model", "{model}", "{d}/in.conll", "--input-format", "conll"],
                                    {"in.conll": "Zürich\n".encode("latin-1")},
                                    error="in.conll:1: not valid utf-8 text (invalid start byte at byte 2); pass --encoding"),
@@ -268,6 +287,7 @@ MORE = {
                                                  error="t.jsonl:1: \"tokens\": unpaired surrogate"),
     "training JSON line with NaN": Case(*jsonl_train_case('{"tokens": ["a"], "tags": ["O"], "w": NaN}\n'),
                                         error="t.jsonl:1: \"w\": NaN is not a JSON number"),
+    "rich markup in an entity type": Case(*train_case({"train.txt": GOOD + "Acme B-[/x]\n\n"}), expect="[/x]"),
     "--hidden 100000000": Case(*train_case({}, "--hidden", "100000000"), error="hidden must be at most 8,192, not 100,000,000"),
     "--layers 1000000": Case(*train_case({}, "--layers", "1000000"), error="layers must be at most 32"),
     "embeddings holding NaN": Case(*train_case({"vec.txt": "anna 0.1 0.2\nparis nan 0.3\n"}, "--embeddings", "{d}/vec.txt"),
@@ -295,9 +315,14 @@ MORE = {
     "config: not UTF-8": model_dir(raw_config(lambda b: b.replace(b'"crf"', b'"\xff"')), error="config.json: not valid JSON: not UTF-8"),
     "vocab: words not strings": model_dir(edit_vocab(lambda v: v["words"].__setitem__(5, 5)), error="words must be a list of strings"),
     "vocab: a duplicate word": model_dir(edit_vocab(lambda v: v["words"].__setitem__(5, v["words"][6])), error="duplicate entries"),
-    "vocab: a label of another scheme": model_dir(edit_vocab(lambda v: v["labels"].__setitem__(1, "M-PER")), error="is not a BIOES tag"),
+    "vocab: a label of another scheme": model_dir(edit_vocab(lambda v: v["labels"].__setitem__(1, "M-PER")),
+                                                  error="labels are not the BIOES tag set of their types (check B-LOC, M-PER)"),
     "vocab: no unknown-word entry": model_dir(edit_vocab(lambda v: v["words"].__setitem__(1, "<unknown>")),
                                               error="words must start with '<pad>' and '<unk>'"),
+    "vocab: a type without its S- tag": model_dir(edit_vocab(lambda v: v["labels"].remove("S-PER")),
+                                                  error="labels are not the BIOES tag set of their types (check S-PER)"),
+    "config: heads that cannot divide, two keys off": model_dir(edit_model(heads=3, casing=False, layers=2),
+                                                                error="the weights are not those of the network config.json"),
     "vocab: one word more than the weights": model_dir(edit_vocab(lambda v: (v["words"].append("zz"), v["word_counts"].append(1))),
                                                        error="vocab.json's"),
     "vocab: 100,000 labels": model_dir(edit_vocab(lambda v: v.update(labels=["O"] + [f"S-T{i}" for i in range(100_000)])),
@@ -338,6 +363,10 @@ MORE = {
                                         error='in.jsonl:1: "w": NaN is not a JSON number'),
     "info on JSON lines with Infinity": Case(["info", "{d}/in.jsonl"], {"in.jsonl": '{"tokens": ["a"], "tags": ["O"], "p": Infinity}\n'},
                                              error="in.jsonl:1: \"p\": Infinity is not a JSON number"),
+    "rich markup in a JSON key": Case(["info", "{d}/in.jsonl"], {"in.jsonl": '{"tokens": ["a"], "tags": ["O"], "[/x]": NaN}\n'},
+                                      error='in.jsonl:1: "[/x]": NaN is not a JSON number'),
+    "info on a base64 encoding": Case(["info", "{d}/in.txt", "--encoding", "base64"], {"in.txt": GOOD},
+                                      error="'base64' is not a text encoding"),
     "info on binary junk": Case(["info", "{d}/in.txt"], {"in.txt": bytes(range(128, 256))}, error="in.txt:1: not valid utf-8 text"),
     # the Python library
     "API: load_model of an inflated directory": api('from ner_bilstm.artifact import load_model\nload_model("{d}/m")',

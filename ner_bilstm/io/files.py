@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -39,19 +40,30 @@ def numbered_raw_lines(path: str) -> Iterator[tuple[int, bytes]]:
 
 
 def check_encoding(encoding: str) -> None:
-    """Refuse an encoding name Python does not know, once, before any line is read."""
+    """Refuse, once and before any line is read, an encoding name Python does not know or one
+    that does not turn bytes into text (base64, rot13, ...)."""
     try:
-        codecs.lookup(encoding)
+        info = codecs.lookup(encoding)
     except LookupError:
         raise NerError(f"unknown encoding {encoding!r}") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise NerError(f"{encoding!r} is not a text encoding")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def decode_line(raw: bytes, encoding: str) -> str:
-    """One line as text; a ValueError names the first bad byte."""
+    """One line as text; a ValueError names the first bad byte, or the unpaired surrogate that
+    a lax codec (unicode_escape, ...) produced and no output could carry."""
     try:
-        return raw.decode(encoding)
+        line = raw.decode(encoding)
     except UnicodeDecodeError as e:
         raise ValueError(f"not valid {encoding} text ({e.reason} at byte {e.start + 1})") from None
+    lone = _LONE_SURROGATE.search(line)
+    if lone:
+        raise ValueError(f"decodes to an unpaired surrogate \\u{ord(lone.group()):04x} at character {lone.start() + 1}")
+    return line
 
 
 def decode_lines(lines: Iterable[tuple[int, bytes]], encoding: str, path: str) -> Iterator[tuple[int, str]]:
@@ -75,8 +87,6 @@ def output_stream(path: str | os.PathLike | None, encoding: str = "utf-8") -> It
     """Standard output for None, else a temporary file beside ``path`` that replaces it only
     when the block succeeds, so a failed run never leaves a partial file behind."""
     if path is None:
-        if getattr(sys.stdout, "encoding", encoding) != encoding and hasattr(sys.stdout, "reconfigure"):
-            sys.stdout.reconfigure(encoding=encoding)  # JSON and CoNLL out are UTF-8, whatever the locale says
         yield sys.stdout
         return
     path = os.fspath(path)

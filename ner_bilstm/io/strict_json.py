@@ -17,8 +17,8 @@ from typing import Any
 
 MAX_DEPTH = 128  # levels of nested objects and arrays in one JSON text, the outermost counting as one
 _MAX_INT_DIGITS = 4000  # below CPython's int/str conversion limit (4300)
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAYBE_SURROGATE = re.compile("\\\\u[dD][89a-fA-F]|[\ud800-\udfff]")  # an escape that may decode to one, or one as is
 
 
 class JsonNumber:
@@ -88,6 +88,10 @@ def _show(key: str) -> str:
     return json.dumps(key if len(key) <= 40 else key[:40] + "…", ensure_ascii=False)
 
 
+def _key_fault(key: str) -> str | None:
+    return "unpaired surrogate in a key (not encodable as UTF-8)" if _LONE_SURROGATE.search(key) else None
+
+
 def _fault(value: Any, depth: int) -> str | None:
     """The first reason ``value`` (at nesting ``depth``) cannot be strict JSON, or None."""
     stack = [(value, depth)]
@@ -103,12 +107,11 @@ def _fault(value: Any, depth: int) -> str | None:
             if level > MAX_DEPTH:
                 return f"nested deeper than {MAX_DEPTH} levels"
             if isinstance(item, dict):
-                for key in item:
-                    if _LONE_SURROGATE.search(key):
-                        return "unpaired surrogate in a key (not encodable as UTF-8)"
-                stack.extend((v, level + 1) for v in item.values())
-            else:
-                stack.extend((v, level + 1) for v in item)
+                fault = next(filter(None, map(_key_fault, item)), None)
+                if fault:
+                    return fault
+                item = list(item.values())
+            stack.extend((v, level + 1) for v in reversed(item))  # reversed: the first fault in reading order is found first
     return None
 
 
@@ -123,7 +126,7 @@ def loads(text: str, *, exact_numbers: bool = False) -> Any:
     except RecursionError:
         raise JsonError(f"nested deeper than {MAX_DEPTH} levels") from None
     suspect = (text.count("[") + text.count("{") > MAX_DEPTH or "NaN" in text or "Infinity" in text
-               or _SURROGATE_ESCAPE.search(text) is not None)
+               or _MAYBE_SURROGATE.search(text) is not None)
     if not suspect:
         return value
     if not isinstance(value, dict):
@@ -133,13 +136,12 @@ def loads(text: str, *, exact_numbers: bool = False) -> Any:
         return value
     bad: dict[str, str] = {}
     for key, item in value.items():
-        if _LONE_SURROGATE.search(key):
-            bad[key] = "unpaired surrogate in a key (not encodable as UTF-8)"
-        elif fault := _fault(item, 2):
+        fault = _key_fault(key) or _fault(item, 2)
+        if fault:
             bad[key] = fault
     if bad:
         key, fault = next(iter(bad.items()))
-        where = "" if _LONE_SURROGATE.search(key) else f"{_show(key)}: "
+        where = "" if _key_fault(key) else f"{_show(key)}: "
         more = f" (and {len(bad) - 1} more field{'s' if len(bad) > 2 else ''})" if len(bad) > 1 else ""
         raise JsonError(f"{where}{fault}{more}", partial={k: v for k, v in value.items() if k not in bad})
     return value
@@ -170,14 +172,17 @@ def _encode_with_numbers(value: Any) -> str:
 
 def dumps(value: Any) -> str:
     """One line of strict JSON, non-ASCII kept as is. Raises ValueError (never writes) when
-    ``value`` holds NaN, an infinity or an unpaired surrogate."""
+    ``value`` holds NaN, an infinity, an unpaired surrogate or a type JSON has no form for."""
     try:
         try:
             text = _ENCODER.encode(value)
         except _HasNumberText:
             text = _encode_with_numbers(value)
-    except ValueError:
-        raise ValueError("a non-finite number (NaN or infinity)") from None
+    except ValueError as e:
+        reason = "a non-finite number (NaN or infinity)" if "Out of range float" in str(e) else str(e)
+        raise ValueError(reason) from None
+    except TypeError as e:
+        raise ValueError(str(e)) from None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as e:
