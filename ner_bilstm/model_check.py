@@ -26,7 +26,7 @@ from .vocab import PAD, UNK, Vocabularies
 
 FORMAT_VERSION = 1
 MAX_LABELS = 4096  # a CRF over more tags would be absurd; the softmax head keeps labels² masks
-FLOAT_DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 TOKENIZATIONS = ("word", "char")
 
 
@@ -119,8 +119,9 @@ def check_vocab(raw: Any, path: Path, train_scheme: str) -> Vocabularies:
     except ValueError as e:
         raise NerError(f"labels: {e}", path=str(path)) from None
     # Decoding and scoring need every tag of every type, in the scheme the model was trained in.
-    if set(labels) != set(label_set(sorted(types), train_scheme)):
-        odd = sorted(set(labels) ^ set(label_set(sorted(types), train_scheme)))
+    complete = set(label_set(sorted(types), train_scheme))
+    if set(labels) != complete:
+        odd = sorted(set(labels) ^ complete)
         raise NerError(f"labels are not the {train_scheme.upper()} tag set of their types (check {', '.join(odd[:4])})",
                        path=str(path))
     try:
@@ -163,16 +164,16 @@ def _probe(model: dict[str, Any], words: int, chars: int, labels: list[str], sch
         return None
 
 
-def _causes(config: dict[str, Any], vocab: Vocabularies, name: str, found: tuple[int, ...]) -> str:
-    """The configured values that set the axes where tensor ``name`` differs from the file's
-    shape ``found``: each value is changed on a meta build in turn, to see which axes move."""
+def _causes(config: dict[str, Any], vocab: Vocabularies, name: str, base: tuple[int, ...], found: tuple[int, ...]) -> str:
+    """The configured values that set the axes where tensor ``name`` (``base`` as configured)
+    differs from the file's shape ``found``: each value is changed on a meta build in turn, to
+    see which axes move."""
     model, scheme, labels = config["model"], config["train_scheme"], vocab.labels.itos
     sizes = (len(vocab.words), len(vocab.chars), labels)
-    base = _meta_shapes(model, *sizes, scheme)[name]
     wrong = {axis for axis, (a, b) in enumerate(zip(base, found)) if a != b} if len(base) == len(found) else set(range(len(base)))
 
-    def moves(shape: tuple[int, ...] | None) -> bool:
-        return shape is None or any(shape[axis] != base[axis] for axis in wrong)
+    def moves(shape: tuple[int, ...] | None) -> bool:  # None: the what-if could not be built, so it tells nothing
+        return shape is not None and any(shape[axis] != base[axis] for axis in wrong)
 
     causes = [f"config.json model.{key} = {model[key]}"
               for key in ("word_dim", "char_dim", "char_filters", "char_hidden", "casing_dim", "hidden")
@@ -212,7 +213,7 @@ def check_shapes(config: dict[str, Any], vocab: Vocabularies, header: dict[str, 
     for name, shape in expected.items():
         found = header[name][1]
         if found != shape:
-            raise NerError(f"weight {name} has shape {found}, but {_causes(config, vocab, name, found)} {shape}",
+            raise NerError(f"weight {name} has shape {found}, but {_causes(config, vocab, name, shape, found)} {shape}",
                            path=str(weights))
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, TextIO
 
 from ..errors import NerError
+from .strict_json import LONE_SURROGATE
 
 
 def numbered_raw_lines(path: str) -> Iterator[tuple[int, bytes]]:
@@ -50,9 +50,6 @@ def check_encoding(encoding: str) -> None:
         raise NerError(f"{encoding!r} is not a text encoding")
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def decode_line(raw: bytes, encoding: str) -> str:
     """One line as text; a ValueError names the first bad byte, or the unpaired surrogate that
     a lax codec (unicode_escape, ...) produced and no output could carry."""
@@ -60,7 +57,7 @@ def decode_line(raw: bytes, encoding: str) -> str:
         line = raw.decode(encoding)
     except UnicodeDecodeError as e:
         raise ValueError(f"not valid {encoding} text ({e.reason} at byte {e.start + 1})") from None
-    lone = _LONE_SURROGATE.search(line)
+    lone = LONE_SURROGATE.search(line)
     if lone:
         raise ValueError(f"decodes to an unpaired surrogate \\u{ord(lone.group()):04x} at character {lone.start() + 1}")
     return line

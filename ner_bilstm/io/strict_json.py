@@ -17,7 +17,7 @@ from typing import Any
 
 MAX_DEPTH = 128  # levels of nested objects and arrays in one JSON text, the outermost counting as one
 _MAX_INT_DIGITS = 4000  # below CPython's int/str conversion limit (4300)
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a code point no UTF-8 can carry
 _MAYBE_SURROGATE = re.compile("\\\\u[dD][89a-fA-F]|[\ud800-\udfff]")  # an escape that may decode to one, or one as is
 
 
@@ -89,7 +89,7 @@ def _show(key: str) -> str:
 
 
 def _key_fault(key: str) -> str | None:
-    return "unpaired surrogate in a key (not encodable as UTF-8)" if _LONE_SURROGATE.search(key) else None
+    return "unpaired surrogate in a key (not encodable as UTF-8)" if LONE_SURROGATE.search(key) else None
 
 
 def _fault(value: Any, depth: int) -> str | None:
@@ -98,7 +98,7 @@ def _fault(value: Any, depth: int) -> str | None:
     while stack:
         item, level = stack.pop()
         if isinstance(item, str):
-            lone = _LONE_SURROGATE.search(item)
+            lone = LONE_SURROGATE.search(item)
             if lone:
                 return f"unpaired surrogate \\u{ord(lone.group()):04x} in a string (not encodable as UTF-8)"
         elif isinstance(item, _NonFinite):
