@@ -82,7 +82,8 @@ def _model_info(model: Path, format: str) -> None:
     table.add_row("vocabulary", f"{summary['words']:,} words, {summary['chars']:,} chars; {summary['tokenization']} tokens")
     if summary["embeddings"]:
         e = summary["embeddings"]
-        table.add_row("embeddings", f"{e['dim']}-d, {e['words']:,} words found, {100 * e['tokens']:.1f}% of training tokens")
+        named = f"{e['name']} {e.get('version', '')}, " if e.get("name") else ""
+        table.add_row("embeddings", f"{named}{e['dim']}-d, {e['words']:,} words found, {100 * e['tokens']:.1f}% of training tokens")
     table.add_row("labels", " ".join(summary["labels"]))
     table.add_row("schemes", f"input {summary['input_scheme'].upper()}, internal {summary['train_scheme'].upper()}")
     for role, fp in summary["data"].items():

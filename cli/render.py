@@ -29,3 +29,23 @@ def scores_table(scores: dict, title: str) -> Table:
     table.add_section()
     table.add_row("micro", f"{m['precision']:.2f}", f"{m['recall']:.2f}", f"{m['f1']:.2f}", str(m["support"]), style="bold")
     return table
+
+
+def seeds_table(summary) -> Table:
+    """One row per seed, then mean ± sd and min-max of dev and test F1, then per type."""
+    tested = summary.test is not None
+    table = Table(title=f"{len(summary.runs)} seeds (the model kept: seed {summary.best_seed}, best dev F1)")
+    for name in ("seed / type", "best epoch", "dev F1", *(("test F1",) if tested else ()), "seconds"):
+        table.add_column(name, justify="right")
+    for r in summary.runs:
+        table.add_row(str(r.seed), str(r.best_epoch), f"{r.dev_f1:.2f}", *((f"{r.test_f1:.2f}",) if tested else ()),
+                      f"{r.seconds:.0f}", style="bold" if r.seed == summary.best_seed else None)
+    table.add_section()
+    table.add_row("mean ± sd", "", str(summary.dev), *((str(summary.test),) if tested else ()), "", style="bold")
+    table.add_row("min-max", "", f"{summary.dev.min:.2f}-{summary.dev.max:.2f}",
+                  *((f"{summary.test.min:.2f}-{summary.test.max:.2f}",) if tested else ()), "")
+    table.add_section()
+    for label, dev in summary.dev_types.items():
+        test = summary.test_types.get(label) if tested else None
+        table.add_row(label, "", str(dev), *((str(test) if test else "",) if tested else ()), "")
+    return table

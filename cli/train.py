@@ -17,9 +17,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ner_bilstm.config import load_config
+from ner_bilstm.errors import NerError
+from ner_bilstm.seeds import parse_seeds, train_seeds
 from ner_bilstm.training import train as run_training
 
-from .render import console, err_console, scores_table
+from .render import console, err_console, scores_table, seeds_table
 
 
 def launch_distributed(nproc: int) -> int:
@@ -68,6 +70,25 @@ class StopRequest:
                 signal.signal(s, handler)
 
 
+class SeedsView:
+    """Renders a run over several seeds: a heading and a fresh TrainView per seed."""
+
+    def __init__(self) -> None:
+        self.view = TrainView()
+
+    def __call__(self, event: str, info: dict) -> None:
+        if event == "seed":
+            self.view.close()
+            self.view = TrainView()
+            state = " (finished before; kept)" if info["finished"] else ""
+            console.print(f"seed {info['seed']} ({info['index'] + 1} of {info['of']}){state}", style="bold")
+        else:
+            self.view(event, info)
+
+    def close(self) -> None:
+        self.view.close()
+
+
 class TrainView:
     """Renders training events: a progress bar per epoch and a growing table of epochs."""
 
@@ -99,7 +120,8 @@ class TrainView:
                               "they count as misses", markup=True)
             if info["embeddings"]:
                 e = info["embeddings"]
-                console.print(f"embeddings: {e['dim']}-d, {e['words']:,} of {e['vocabulary']:,} vocabulary words found; "
+                named = f"{e['name']} {e['version']}, " if e.get("name") else ""
+                console.print(f"embeddings: {named}{e['dim']}-d, {e['words']:,} of {e['vocabulary']:,} vocabulary words found; "
                               f"coverage {100 * e['tokens']:.1f}% of training tokens")
             if self.display:
                 self.display.start()
@@ -184,6 +206,8 @@ def train(
     tag_col: int | None = typer.Option(None, help="CoNLL tag column (-1 = last)."),
     encoding: str | None = typer.Option(None, help="Text encoding of the data files."),
     seed: int | None = typer.Option(None, help="Random seed (training is deterministic on CPU)."),
+    seeds: str | None = typer.Option(None, "--seeds", help="Train one model per seed (1,2,3 or 1-3), summarise the spread "
+                                     "of dev/test F1 in seeds.json and keep the model with the best dev F1."),
     device: str | None = typer.Option(None, help="auto | cpu | cuda"),
     amp: bool | None = typer.Option(None, "--amp/--no-amp", help="Automatic mixed precision on CUDA."),
     threads: int | None = typer.Option(None, help="CPU threads (0 = torch default)."),
@@ -198,16 +222,32 @@ def train(
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         raise typer.Exit(launch_distributed(nproc))
     options = dict(locals())
-    for key in ("train", "dev", "output", "test", "config", "resume", "nproc"):
+    for key in ("train", "dev", "output", "test", "config", "resume", "nproc", "seeds"):
         options.pop(key)
     cfg = load_config(config, options)
-    view = TrainView()
+    if seeds is not None:
+        if seed is not None:
+            raise typer.BadParameter("give --seed or --seeds, not both", param_hint="--seeds")
+        try:
+            seed_list = parse_seeds(seeds)
+        except NerError as e:
+            raise typer.BadParameter(str(e), param_hint="--seeds") from None
+    view = SeedsView() if seeds is not None else TrainView()
     stop = StopRequest()
     try:
         with stop.installed():
-            result = run_training(cfg, train, dev, output, test_path=test, callback=view, resume=resume, should_stop=stop)
+            if seeds is not None:
+                summary = train_seeds(cfg, seed_list, train, dev, output, test, view, resume, stop)
+            else:
+                result = run_training(cfg, train, dev, output, test_path=test, callback=view, resume=resume, should_stop=stop)
     finally:
         view.close()
+    if seeds is not None:
+        if summary is not None:
+            console.print(seeds_table(summary))
+            console.print(f"model in {output} (seed {summary.best_seed}); every seed in {output / 'seeds'}; summary in "
+                          f"{output / 'seeds.json'}")
+        return
     if not result.main:
         return
     best = result.best_dev["micro"]

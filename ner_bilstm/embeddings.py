@@ -1,5 +1,6 @@
-"""Pretrained word vectors: GloVe and word2vec text files, fastText ``.vec`` (with its header line),
-optionally gzip-compressed. Only the vectors of words the caller asks for are parsed."""
+"""Pretrained word vectors: text files (GloVe, word2vec, fastText ``.vec``, optionally gzip) and
+named vectors installed as Python packages (``glove-6b-50d``). Only the vectors of the words the
+caller asks for are kept."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from .errors import NerError
 
 @dataclass
 class Embeddings:
-    """Vectors by word; ``dim`` is read from the file."""
+    """Vectors by word. ``dim`` and ``total`` (words in the source) are read from the source;
+    ``name`` and ``version`` identify named vectors (None for a file)."""
 
     vectors: dict[str, np.ndarray]
     dim: int
-    total: int  # words in the file
+    total: int
+    name: str | None = None
+    version: str | None = None
 
     def lookup(self, word: str) -> np.ndarray | None:
         """The vector of ``word`` exactly, else of its lower-cased form, else None."""
@@ -29,25 +33,44 @@ class Embeddings:
         return word in self.vectors or word.lower() in self.vectors
 
 
+def wanted_keys(words: Iterable[str]) -> set[str]:
+    """The words, and their lower-cased forms (what ``Embeddings.lookup`` falls back to)."""
+    keys = set(words)
+    return keys | {w.lower() for w in keys}
+
+
+def load_embeddings(source: str, wanted: Iterable[str]) -> Embeddings:
+    """Vectors of ``wanted`` words from named vectors (``glove-6b-50d``) or a vectors file."""
+    from .named_vectors import NAMED_VECTORS, read_named
+
+    if source in NAMED_VECTORS:
+        return read_named(NAMED_VECTORS[source], wanted)
+    return read_embeddings(source, wanted)
+
+
 def _open(path: str):
     try:
         if path.endswith(".gz"):
             return gzip.open(path, "rt", encoding="utf-8", errors="strict")
         return open(path, encoding="utf-8")
     except FileNotFoundError:
-        raise NerError("no such embeddings file", path=path) from None
+        from .named_vectors import NAMED_VECTORS
+
+        raise NerError(f"no such embeddings file (named vectors: {', '.join(NAMED_VECTORS)})", path=path) from None
     except OSError as e:
         raise NerError(f"cannot open embeddings file: {e.strerror}", path=path) from None
 
 
 def read_embeddings(path: str, wanted: Iterable[str]) -> Embeddings:
-    """Read the vectors of ``wanted`` words (and of their lower-cased forms) from ``path``.
+    """Read the vectors of ``wanted`` words (and of their lower-cased forms) from a text file.
 
-    Every line's field count is checked against the dimension; the values of the lines that are
-    kept are checked to be numbers. Errors name the file and line.
+    Each line is a word and ``dim`` numbers separated by single spaces. The numbers are the last
+    ``dim`` fields, so a word may itself contain spaces (GloVe 840B has such tokens). ``dim`` comes
+    from a word2vec/fastText header ("<count> <dim>") or else from the first line. Every line's
+    field count is checked; the values of the lines that are kept are checked to be finite
+    numbers. Errors name the file and line.
     """
-    keys = set(wanted)
-    keys |= {w.lower() for w in keys}
+    keys = wanted_keys(wanted)
     vectors: dict[str, np.ndarray] = {}
     dim = 0
     total = 0
@@ -58,28 +81,26 @@ def read_embeddings(path: str, wanted: Iterable[str]) -> Embeddings:
                 line = line.rstrip()
                 if not line:
                     continue
-                word, _, rest = line.partition(" ")
                 if lineno == 1:
                     head = line.split()
                     if len(head) == 2 and head[0].isdigit() and head[1].isdigit():
-                        dim = int(head[1])  # word2vec / fastText header: "<count> <dim>"
+                        dim = int(head[1])
                         continue
-                if not rest:
+                spaces = line.count(" ")
+                if spaces == 0:
                     raise NerError("a word without a vector", path=path, line=lineno)
-                fields = rest.count(" ") + 1
                 if dim == 0:
-                    dim = fields
-                elif fields != dim:
-                    raise NerError(f"expected {dim} values, found {fields}", path=path, line=lineno)
+                    dim = spaces  # the first line decides: a word, then its numbers
+                if spaces < dim:
+                    raise NerError(f"expected {dim} values, found {spaces}", path=path, line=lineno)
+                if spaces == dim:
+                    word, _, rest = line.partition(" ")
+                else:  # the word has spaces of its own
+                    rest = line.split(" ", spaces - dim + 1)[-1]
+                    word = line[: len(line) - len(rest) - 1]
                 total += 1
                 if word in keys and word not in vectors:
-                    try:
-                        vectors[word] = np.array(rest.split(" "), dtype=np.float32)
-                    except ValueError:
-                        bad = next(v for v in rest.split(" ") if not _is_number(v))
-                        raise NerError(f"not a number: {bad[:30]!r}", path=path, line=lineno) from None
-                    if not np.isfinite(vectors[word]).all():
-                        raise NerError("a value is NaN or too large for float32", path=path, line=lineno)
+                    vectors[word] = _parse_vector(rest, path, lineno)
     except UnicodeDecodeError:
         raise NerError("not valid UTF-8 text", path=path, line=lineno + 1) from None
     except (EOFError, gzip.BadGzipFile) as e:
@@ -87,6 +108,18 @@ def read_embeddings(path: str, wanted: Iterable[str]) -> Embeddings:
     if total == 0:
         raise NerError("no vectors in this file", path=path)
     return Embeddings(vectors, dim, total)
+
+
+def _parse_vector(text: str, path: str, line: int) -> np.ndarray:
+    fields = text.split(" ")
+    try:
+        vector = np.array(fields, dtype=np.float32)
+    except ValueError:
+        bad = next(v for v in fields if not _is_number(v))
+        raise NerError(f"not a number: {bad[:30]!r}", path=path, line=line) from None
+    if not np.isfinite(vector).all():
+        raise NerError("a value is NaN or too large for float32", path=path, line=line)
+    return vector
 
 
 def _is_number(text: str) -> bool:

@@ -84,6 +84,8 @@ def check_config(config: Any, path: Path) -> dict[str, Any]:
         for key in ("dim", "words"):
             require(embeddings, key, int, path, "embeddings.")
         require(embeddings, "tokens", (int, float), path, "embeddings.")
+        for key in ("name", "version"):
+            _optional(embeddings, key, str, path, "embeddings.")
     for role, fingerprint in (_optional(config, "data", dict, path) or {}).items():
         require(fingerprint if isinstance(fingerprint, dict) else None, "path", str, path, f"data.{role}.")
         _optional(fingerprint, "sha256", str, path, f"data.{role}.")

@@ -33,7 +33,7 @@ from .batching import Batch, EncodedCorpus, length_batches
 from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .distributed import World, close_world, init_world
-from .embeddings import read_embeddings
+from .embeddings import load_embeddings
 from .errors import NerError, TrainingInterrupted
 from .evaluation import entity_scores
 from .inference import Predictor
@@ -206,8 +206,8 @@ def prepare(
     pretrained, coverage = None, None
     if config.embeddings:
         keys = {vocab.word_key(t) for group in (sentences, other_sentences) for s in group for t in s.tokens}
-        vectors = read_embeddings(config.embeddings, keys)
-        config = dataclasses.replace(config, word_dim=vectors.dim)  # the file decides the dimension
+        vectors = load_embeddings(config.embeddings, keys)
+        config = dataclasses.replace(config, word_dim=vectors.dim)  # the vectors decide the dimension
         vocab.words.extend(sorted(k for k in keys if k in vectors))
         pretrained = torch.empty(len(vocab.words), vectors.dim)
         found = torch.zeros(len(vocab.words), dtype=torch.bool)
@@ -222,6 +222,8 @@ def prepare(
             total += len(s)
         coverage = {"tokens": round(hits / max(total, 1), 4),
                     "words": int(found.sum()), "vocabulary": len(vocab.words), "file_words": vectors.total, "dim": vectors.dim}
+        if vectors.name is not None:
+            coverage.update(name=vectors.name, version=vectors.version)
     if isinstance(sentences, StreamedSentences):
         data = ArrowCorpus(sentences, vocab, config.train_scheme, config.max_word_chars)
     else:

