@@ -97,7 +97,7 @@ def load_model(directory: str | Path, device: str = "cpu") -> LoadedModel:
     config = check_config(read_json_file(cpath), cpath)
     vocab = check_vocab(read_json_file(vpath), vpath, config["train_scheme"])
     check_shapes(config, vocab, read_header(wpath), wpath)
-    model = Tagger(config["model"], len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"])
+    model = Tagger(config["model"], len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"], vocab.num_bigrams)
     load_weights(model, wpath)
     model.to(torch.device(device)).eval()
     return LoadedModel(model, vocab, config)

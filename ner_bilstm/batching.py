@@ -19,7 +19,7 @@ class Batch:
     ``words, casing, type_index, mask (batch, time)``; ``chars (types, max_chars)`` and
     ``char_lengths (types,)`` cover the distinct token strings of the batch, which
     ``type_index`` points into; ``tags (batch, time)`` when known; ``index`` the rows'
-    positions in their corpus.
+    positions in their corpus; ``bigrams (batch, time)`` when the model uses bigrams.
     """
 
     words: torch.Tensor
@@ -30,6 +30,7 @@ class Batch:
     mask: torch.Tensor
     tags: torch.Tensor | None
     index: list[int]
+    bigrams: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> Batch:
         """The batch on ``device``; to a GPU through pinned memory with non-blocking copies."""
@@ -52,6 +53,7 @@ class EncodedCorpus:
         type_casing: list[int] = [0]
         self.words: list[torch.Tensor] = []
         self.types: list[torch.Tensor] = []
+        self.bigrams: list[torch.Tensor] | None = [] if vocab.bigrams is not None else None
         for sentence in sentences:
             ids = []
             for token in sentence.tokens:
@@ -63,6 +65,8 @@ class EncodedCorpus:
                 ids.append(t)
             self.types.append(torch.tensor(ids, dtype=torch.long))
             self.words.append(torch.tensor([vocab.word_id(w) for w in sentence.tokens], dtype=torch.long))
+            if self.bigrams is not None:
+                self.bigrams.append(torch.tensor(vocab.bigram_ids(sentence.tokens), dtype=torch.long))
         self.lengths = [len(w) for w in self.words]
         self.type_chars = pad_sequence([torch.tensor(r, dtype=torch.long) for r in type_rows], batch_first=True)
         self.type_lengths = torch.tensor([len(r) for r in type_rows], dtype=torch.long)
@@ -88,7 +92,8 @@ class EncodedCorpus:
         tags = None
         if self.tags is not None:
             tags = pad_sequence([self.tags[i] for i in index], batch_first=True)
-        return Batch(words, self.type_casing[types], chars, char_lengths, inverse, mask, tags, index)
+        bigrams = pad_sequence([self.bigrams[i] for i in index], batch_first=True) if self.bigrams is not None else None
+        return Batch(words, self.type_casing[types], chars, char_lengths, inverse, mask, tags, index, bigrams)
 
 
 def length_batches(lengths: Sequence[int], batch_size: int, generator: torch.Generator | None = None) -> list[list[int]]:

@@ -15,6 +15,7 @@ CHOICES = {
     "head": ("crf", "softmax"),
     "rnn": ("lstm", "gru"),
     "char": ("cnn", "lstm", "none"),
+    "bigrams": ("auto", "on", "off"),
     "optimizer": ("sgd", "adam"),
     "scheme": ("auto", "iob1", "iob2", "bioes", "bmes", "bilou"),
     "train_scheme": ("bioes", "iob2"),
@@ -24,14 +25,14 @@ CHOICES = {
 # Keys that shape the network (and must match when weights are loaded).
 MODEL_KEYS = (
     "head", "rnn", "layers", "hidden", "word_dim", "char", "char_dim", "char_filters", "char_hidden",
-    "casing", "casing_dim", "dropout", "attention", "heads",
+    "casing", "casing_dim", "dropout", "attention", "heads", "bigram_dim",
 )
 
 # Upper bounds far past any useful tagger. They stop a typo (--hidden 100000000) or a crafted
 # model directory from reaching the allocator.
 LIMITS = {
     "layers": 32, "hidden": 8192, "word_dim": 8192, "char_dim": 1024, "char_filters": 4096, "char_hidden": 4096,
-    "casing_dim": 1024, "heads": 64, "max_word_chars": 10_000,
+    "casing_dim": 1024, "heads": 64, "bigram_dim": 1024, "max_word_chars": 10_000,
 }
 
 
@@ -54,6 +55,8 @@ class TrainConfig:
     dropout: float = 0.5
     attention: bool = False
     heads: int = 4
+    bigrams: str = "auto"  # embeddings of token bigrams; auto: for character-level data (Chinese), where they help
+    bigram_dim: int = 50  # the model's config records 0 when bigrams are off
     # optimisation
     optimizer: str = "adam"
     lr: float = 0.002
@@ -110,6 +113,8 @@ class TrainConfig:
         for key in ("dropout", "word_dropout"):
             if not 0.0 <= getattr(self, key) < 1.0:
                 raise NerError(f"{key} must be in [0, 1), not {getattr(self, key)}", path=source)
+        if self.bigram_dim < 0 or (self.bigrams == "on" and self.bigram_dim == 0):
+            raise NerError(f"bigram_dim must be at least 1 with bigrams on (0 turns them off), not {self.bigram_dim}", path=source)
         if self.lr <= 0:
             raise NerError(f"lr must be positive, not {self.lr}", path=source)
         if self.attention and (2 * self.hidden) % self.heads:

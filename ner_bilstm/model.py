@@ -23,7 +23,8 @@ class Tagger(nn.Module):
     transition constraints, so every output is a valid tag sequence.
     """
 
-    def __init__(self, config: dict[str, Any], num_words: int, num_chars: int, labels: Sequence[str], train_scheme: str):
+    def __init__(self, config: dict[str, Any], num_words: int, num_chars: int, labels: Sequence[str], train_scheme: str,
+                 num_bigrams: int = 0):
         super().__init__()
         self.config = dict(config)
         c = self.config
@@ -40,6 +41,14 @@ class Tagger(nn.Module):
             self.char_encoder = CharLSTM(num_chars, c["char_dim"], c["char_hidden"], dropout=c["dropout"])
         if self.char_encoder is not None:
             size += self.char_encoder.output_size
+        self.bigram_embed: nn.Embedding | None = None
+        if c.get("bigram_dim", 0):
+            self.bigram_embed = nn.Embedding(num_bigrams, c["bigram_dim"], padding_idx=0)
+            bound = math.sqrt(3.0 / c["bigram_dim"])
+            nn.init.uniform_(self.bigram_embed.weight, -bound, bound)
+            with torch.no_grad():
+                self.bigram_embed.weight[0].zero_()
+            size += c["bigram_dim"]
         self.casing_embed = nn.Embedding(8, c["casing_dim"], padding_idx=0) if c["casing"] else None
         if self.casing_embed is not None:
             size += c["casing_dim"]
@@ -62,6 +71,8 @@ class Tagger(nn.Module):
             per_type = self.char_encoder(batch.chars, batch.char_lengths)
             # F.embedding, not per_type[index]: its backward is deterministic on CPU.
             parts.append(F.embedding(batch.type_index, per_type))
+        if self.bigram_embed is not None:
+            parts.append(self.bigram_embed(batch.bigrams))
         if self.casing_embed is not None:
             parts.append(self.casing_embed(batch.casing))
         x = self.dropout(torch.cat(parts, dim=2))

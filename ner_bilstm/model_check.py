@@ -66,6 +66,7 @@ def check_config(config: Any, path: Path) -> dict[str, Any]:
         raise NerError(f"model format {version} is newer than this ner-bilstm reads ({FORMAT_VERSION}); upgrade ner-bilstm",
                        path=str(path))
     model = require(config, "model", dict, path)
+    model.setdefault("bigram_dim", 0)  # models from before bigrams
     kinds = option_types()
     for key in MODEL_KEYS:
         require(model, key, (int, float) if kinds[key] is float else kinds[key], path, "model.")
@@ -111,8 +112,9 @@ def check_vocab(raw: Any, path: Path, train_scheme: str) -> Vocabularies:
         raise NerError("word_counts must hold one count (an integer >= 0) per word", path=str(path))
     require(raw, "normalize_digits", bool, path)
     _optional(raw, "lowercase", bool, path)
-    for key, entries in (("words", words), ("chars", chars)):
-        if entries[:2] != [PAD, UNK]:
+    bigrams = _strings(raw, "bigrams", path) if "bigrams" in raw else None
+    for key, entries in (("words", words), ("chars", chars), ("bigrams", bigrams)):
+        if entries is not None and entries[:2] != [PAD, UNK]:
             raise NerError(f"{key} must start with {PAD!r} and {UNK!r}", path=str(path))
     if not 1 <= len(labels) <= MAX_LABELS:
         raise NerError(f"labels must hold 1 to {MAX_LABELS:,} tags, not {len(labels):,}", path=str(path))
@@ -150,18 +152,20 @@ def read_header(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
     return header
 
 
-def _meta_shapes(model: dict[str, Any], words: int, chars: int, labels: list[str], scheme: str) -> dict[str, tuple[int, ...]]:
+def _meta_shapes(model: dict[str, Any], words: int, chars: int, labels: list[str], scheme: str,
+                 bigrams: int = 0) -> dict[str, tuple[int, ...]]:
     """Parameter shapes of the network a configuration describes, built on the meta device (no memory)."""
     with torch.device("meta"):
-        skeleton = Tagger(model, words, chars, labels, scheme)
+        skeleton = Tagger(model, words, chars, labels, scheme, bigrams)
     return {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
 
 
-def _probe(model: dict[str, Any], words: int, chars: int, labels: list[str], scheme: str) -> dict[str, tuple[int, ...]] | None:
+def _probe(model: dict[str, Any], words: int, chars: int, labels: list[str], scheme: str,
+           bigrams: int = 0) -> dict[str, tuple[int, ...]] | None:
     """``_meta_shapes`` of a what-if configuration, None when that configuration cannot be built
     (say, attention heads that do not divide the width)."""
     try:
-        return _meta_shapes(model, words, chars, labels, scheme)
+        return _meta_shapes(model, words, chars, labels, scheme, bigrams)
     except (ValueError, AssertionError, KeyError, RuntimeError):
         return None
 
@@ -178,12 +182,13 @@ def _causes(config: dict[str, Any], vocab: Vocabularies, name: str, base: tuple[
         return shape is not None and any(shape[axis] != base[axis] for axis in wrong)
 
     causes = [f"config.json model.{key} = {model[key]}"
-              for key in ("word_dim", "char_dim", "char_filters", "char_hidden", "casing_dim", "hidden")
-              if moves((_probe({**model, key: 2 * model[key]}, *sizes, scheme) or {}).get(name))]
+              for key in ("word_dim", "char_dim", "char_filters", "char_hidden", "casing_dim", "hidden", "bigram_dim")
+              if moves((_probe({**model, key: 2 * model[key]}, *sizes, scheme, vocab.num_bigrams) or {}).get(name))]
     extra = ["B-ZZ", "I-ZZ", "E-ZZ", "S-ZZ"] if scheme == "bioes" else ["B-ZZ", "I-ZZ"]
-    for what, probe in (("words", (sizes[0] + 1, sizes[1], labels)), ("chars", (sizes[0], sizes[1] + 1, labels)),
-                        ("labels", (sizes[0], sizes[1], [*labels, *extra]))):
-        if moves((_probe(model, *probe, scheme) or {}).get(name)):
+    bigrams = vocab.num_bigrams
+    for what, probe in (("words", (sizes[0] + 1, sizes[1], labels, bigrams)), ("chars", (sizes[0], sizes[1] + 1, labels, bigrams)),
+                        ("labels", (sizes[0], sizes[1], [*labels, *extra], bigrams)), ("bigrams", (*sizes, bigrams + 1))):
+        if moves((_probe(model, *probe[:3], scheme, probe[3]) or {}).get(name)):
             causes.append(f"vocab.json's {len(getattr(vocab, what)):,} {what}")
     return (" and ".join(causes) + (" give" if len(causes) > 1 else " gives")) if causes else "config.json and vocab.json give"
 
@@ -191,7 +196,8 @@ def _causes(config: dict[str, Any], vocab: Vocabularies, name: str, base: tuple[
 def _structure(config: dict[str, Any], vocab: Vocabularies, header: dict[str, Any]) -> str:
     """The one structural key (layers, head, rnn, char, casing, attention) whose other value
     would give the file's set of tensors, if there is one."""
-    model, sizes = config["model"], (len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"])
+    model = config["model"]
+    sizes = (len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"], vocab.num_bigrams)
     alternatives = {"layers": range(1, LIMITS["layers"] + 1), "head": CHOICES["head"], "rnn": CHOICES["rnn"], "char": CHOICES["char"],
                     "casing": (True, False), "attention": (True, False)}
     for key, values in alternatives.items():
@@ -205,8 +211,12 @@ def check_shapes(config: dict[str, Any], vocab: Vocabularies, header: dict[str, 
                  weights: Path) -> None:
     """Build the network on the meta device and refuse weights whose names or shapes differ,
     naming the configured values that disagree with the file."""
+    if config["model"]["bigram_dim"] and vocab.bigrams is None:
+        raise NerError(f"config.json has model.bigram_dim = {config['model']['bigram_dim']}, but vocab.json has no bigrams",
+                       path=str(weights.parent))
     try:
-        expected = _meta_shapes(config["model"], len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"])
+        expected = _meta_shapes(config["model"], len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"],
+                                vocab.num_bigrams)
     except (ValueError, KeyError, TypeError) as e:
         raise NerError(f"inconsistent configuration: {e}", path=str(weights.parent / "config.json")) from None
     if set(header) != set(expected):

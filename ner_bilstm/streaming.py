@@ -55,7 +55,7 @@ class ArrowCorpus:
         rows: dict[str, Any] = self.dataset[[int(self.rows[i]) for i in index]]
         tokens_list, raw_tags = rows[self.tokens_field], rows[self.tags_field]
         stoi = self.vocab.labels.stoi
-        words, types, tags = [], [], []
+        words, types, tags, bigrams = [], [], [], []
         type_ids: dict[str, int] = {"": 0}
         type_rows: list[list[int]] = [[]]
         type_casing: list[int] = [0]
@@ -75,6 +75,8 @@ class ArrowCorpus:
                 ids.append(t)
             types.append(torch.tensor(ids, dtype=torch.long))
             words.append(torch.tensor([self.vocab.word_id(w) for w in tokens], dtype=torch.long))
+            if self.vocab.bigrams is not None:
+                bigrams.append(torch.tensor(self.vocab.bigram_ids(tokens), dtype=torch.long))
         words_t = pad_sequence(words, batch_first=True)
         types_t = pad_sequence(types, batch_first=True)
         lengths = torch.tensor([len(w) for w in words])
@@ -83,4 +85,5 @@ class ArrowCorpus:
         chars = pad_sequence([torch.tensor(r or [0], dtype=torch.long) for r in type_rows], batch_first=True)
         chars = chars[:, : max(int(char_lengths.max()), 1)]
         casing_t = torch.tensor(type_casing, dtype=torch.long)[types_t]
-        return Batch(words_t, casing_t, chars, char_lengths, types_t, mask, pad_sequence(tags, batch_first=True), list(index))
+        return Batch(words_t, casing_t, chars, char_lengths, types_t, mask, pad_sequence(tags, batch_first=True), list(index),
+                     pad_sequence(bigrams, batch_first=True) if bigrams else None)

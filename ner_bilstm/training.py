@@ -179,6 +179,7 @@ class TrainingSetup:
     scaler: torch.amp.GradScaler | None = None  # float16 loss scaling under --amp
     tokenization: str = "word"  # "char" when the training tokens are single characters (e.g. Chinese)
     embedding_coverage: dict | None = None
+    singleton_bigrams: torch.Tensor | None = None  # (bigrams,) bool, like ``singleton``
 
 
 def prepare(
@@ -203,6 +204,12 @@ def prepare(
         ((s.tokens, s.tags) for s in sentences), labels, min_freq=config.min_freq,
         normalize_digits=config.normalize_digits, lowercase=config.lowercase,
     )
+    single = sum(count for word, count in vocab.word_counts.items() if len(word) == 1)
+    tokenization = "char" if single / max(sum(vocab.word_counts.values()), 1) >= 0.9 else "word"
+    if config.bigrams == "on" or (config.bigrams == "auto" and tokenization == "char"):
+        vocab.add_bigrams(s.tokens for s in sentences)
+    else:
+        config = dataclasses.replace(config, bigram_dim=0)
     pretrained, coverage = None, None
     if config.embeddings:
         keys = {vocab.word_key(t) for group in (sentences, other_sentences) for s in group for t in s.tokens}
@@ -228,21 +235,25 @@ def prepare(
         data = ArrowCorpus(sentences, vocab, config.train_scheme, config.max_word_chars)
     else:
         data = EncodedCorpus(sentences, vocab, [convert(s.tags, config.train_scheme) for s in sentences], config.max_word_chars)
-    model = Tagger(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme)
+    model = Tagger(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme, vocab.num_bigrams)
     if pretrained is not None:
         with torch.no_grad():
             rows = found.nonzero().squeeze(1)
             model.word_embed.weight[rows] = pretrained[rows]
     model = model.to(device)
-    singleton = torch.zeros(len(vocab.words), dtype=torch.bool)
-    for word, count in vocab.word_counts.items():
-        if count == 1:
-            singleton[vocab.words.stoi[word]] = True
-    single = sum(count for word, count in vocab.word_counts.items() if len(word) == 1)
-    single_chars = single / max(sum(vocab.word_counts.values()), 1)
+    singleton = _singletons(vocab.words.stoi, vocab.word_counts)
+    singleton_bigrams = _singletons(vocab.bigrams.stoi, vocab.bigram_counts) if vocab.bigrams is not None else None
     scaler = torch.amp.GradScaler("cuda") if config.amp and device.type == "cuda" else None
     return TrainingSetup(scheme, types, labels, vocab, data, model, make_optimizer(config, model), singleton.to(device), device,
-                         config, model, scaler, "char" if single_chars >= 0.9 else "word", coverage)
+                         config, model, scaler, tokenization, coverage,
+                         singleton_bigrams.to(device) if singleton_bigrams is not None else None)
+
+
+def _singletons(stoi: dict[str, int], counts: dict[str, int]) -> torch.Tensor:
+    """``(entries,)`` bool: the entries seen once in training."""
+    mask = torch.zeros(len(stoi), dtype=torch.bool)
+    mask[[stoi[k] for k, n in counts.items() if n == 1]] = True
+    return mask
 
 
 def clip_gradients(parameters, max_norm: float) -> float:
@@ -267,6 +278,9 @@ def train_step(setup: TrainingSetup, batch: Batch, config: TrainConfig) -> float
     if config.word_dropout > 0:
         drop = setup.singleton[batch.words] & (torch.rand(batch.words.shape, device=setup.device) < config.word_dropout)
         batch.words = batch.words.masked_fill(drop, 1)
+        if setup.singleton_bigrams is not None:
+            drop = setup.singleton_bigrams[batch.bigrams] & (torch.rand(batch.bigrams.shape, device=setup.device) < config.word_dropout)
+            batch.bigrams = batch.bigrams.masked_fill(drop, 1)
     amp = config.amp and setup.device.type == "cuda"
     half = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
     with torch.autocast(setup.device.type, dtype=half, enabled=amp):

@@ -74,6 +74,8 @@ class Vocabularies:
     word_counts: dict[str, int]
     normalize_digits: bool = True
     lowercase: bool = False
+    bigrams: Vocab | None = None  # token bigrams (a token and the next one), when the model uses them
+    bigram_counts: dict[str, int] | None = None
 
     def word_key(self, token: str) -> str:
         """The form a token is counted and looked up by."""
@@ -88,6 +90,27 @@ class Vocabularies:
         if i is None:
             i = self.words.stoi.get(key.lower(), 1)
         return i
+
+    @property
+    def num_bigrams(self) -> int:
+        return len(self.bigrams) if self.bigrams is not None else 0
+
+    def bigram_keys(self, tokens: Sequence[str]) -> list[str]:
+        """Each token's key joined by a space to the next one's ("" after the last token)."""
+        keys = [self.word_key(t) for t in tokens]
+        return [f"{a} {b}" for a, b in zip(keys, [*keys[1:], ""])]
+
+    def bigram_ids(self, tokens: Sequence[str]) -> list[int]:
+        get = self.bigrams.stoi.get  # type: ignore[union-attr]
+        return [get(k, 1) for k in self.bigram_keys(tokens)]
+
+    def add_bigrams(self, sentences: Iterable[Sequence[str]], min_freq: int = 1) -> None:
+        """Count the bigrams of the training sentences' tokens and make their vocabulary."""
+        counts: Counter = Counter()
+        for tokens in sentences:
+            counts.update(self.bigram_keys(tokens))
+        self.bigrams = Vocab.build(counts, min_freq)
+        self.bigram_counts = {b: counts[b] for b in self.bigrams.itos[2:]}
 
     def char_ids(self, token: str) -> list[int]:
         get = self.chars.stoi.get
@@ -118,7 +141,7 @@ class Vocabularies:
         return vocab
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "words": self.words.itos,
             "word_counts": [self.word_counts.get(w, 0) for w in self.words.itos],
             "chars": self.chars.itos,
@@ -126,6 +149,9 @@ class Vocabularies:
             "normalize_digits": self.normalize_digits,
             "lowercase": self.lowercase,
         }
+        if self.bigrams is not None:
+            out["bigrams"] = self.bigrams.itos
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> Vocabularies:
@@ -137,4 +163,5 @@ class Vocabularies:
             word_counts={w: c for w, c in zip(words.itos, d["word_counts"]) if c},
             normalize_digits=bool(d["normalize_digits"]),
             lowercase=bool(d.get("lowercase", False)),
+            bigrams=Vocab(d["bigrams"]) if "bigrams" in d else None,
         )

@@ -1,3 +1,4 @@
+import json
 import random
 
 import torch
@@ -128,3 +129,14 @@ def test_clip_gradients_scales_only_above_the_limit():
     a.grad, b.grad = torch.full((3,), 0.1), torch.full((4,), 0.1)
     clip_gradients([a, b], 5.0)
     assert torch.equal(a.grad, torch.full((3,), 0.1))
+
+
+def test_bigrams_follow_the_data_unless_asked(corpus, tmp_path):
+    """Word-level data has no bigram embeddings unless --bigrams on; a model without them still loads."""
+    for setting, dim in (("auto", 0), ("on", 50)):
+        out = tmp_path / setting
+        train(load_config(overrides={**TINY, "epochs": 1, "bigrams": setting}), str(corpus["train"]), str(corpus["dev"]), out)
+        config = json.loads((out / "config.json").read_text())
+        assert config["model"]["bigram_dim"] == dim
+        assert ("bigrams" in json.loads((out / "vocab.json").read_text())) == bool(dim)
+        assert (load_model(out).model.bigram_embed is not None) == bool(dim)
