@@ -28,7 +28,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench,glove]"
-	for corpus in conll2003 resume_zh wnut17; do $(BIN)/python benchmarks/accuracy.py $$corpus || exit 1; done
+	$(BIN)/python -m benchmarks.accuracy
 	$(BIN)/python -m benchmarks.run
 
 lint: $(STAMP)

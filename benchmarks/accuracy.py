@@ -1,77 +1,193 @@
-"""Accuracy benchmark: the default configuration on a corpus of ../shared/data (no pretrained embeddings).
+"""Accuracy benchmark: every score a mean ± sd over seeds, each seed's model selected on dev only.
 
-Trains to early stop, scores the best model on the test set, and writes
-benchmarks/results/NAME_accuracy.json with the dataset statistics. Equivalent command line:
-  ner-bilstm train --train DATA/train.txt --dev DATA/dev.txt --test DATA/test.txt --output runs/NAME
+Two tables: accuracy on the three corpora of ../shared/data, with and without the named vectors
+glove-6b-50d, and an ablation on CoNLL-2003. Each row is one command (printed in the tables):
+  ner-bilstm train --train DATA/train.txt --dev DATA/dev.txt --test DATA/test.txt \\
+      --output runs/bench/KEY --seeds 1,2,3 [OPTIONS]
+Finished seeds are kept in runs/bench/KEY/seeds/, so an interrupted benchmark continues where it
+stopped. Writes benchmarks/results/accuracy.json, benchmarks/results/accuracy.md and the README's
+tables (between the bench:accuracy markers).
+
+  python -m benchmarks.accuracy                 # everything (hours on 2 cores)
+  python -m benchmarks.accuracy --only conll2003 wnut17-glove
+  python -m benchmarks.accuracy --report        # tables from the runs finished so far
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
+import re
 import sys
 import time
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-
-import torch
+from typing import Any
 
 from ner_bilstm.config import load_config
-from ner_bilstm.io import read_source
-from ner_bilstm.statistics import source_statistics
-from ner_bilstm.training import train
+from ner_bilstm.seeds import SUMMARY, train_seeds
+
+from .common import machine
 
 ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+RUNS = ROOT / "runs" / "bench"
+RESULTS = ROOT / "benchmarks" / "results" / "accuracy.json"
+SEEDS = (1, 2, 3)
+CORPORA = {"conll2003": "CoNLL-2003", "wnut17": "WNUT-17", "resume_zh": "Resume (zh, characters)"}
+GLOVE = {"embeddings": "glove-6b-50d"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One row: a corpus and the options that differ from the defaults."""
+
+    key: str
+    corpus: str
+    label: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def command(self, seeds: str) -> str:
+        data = f"../shared/data/{self.corpus}"
+        flags = " ".join(_flag(k, v) for k, v in self.options.items())
+        return (f"ner-bilstm train --train {data}/train.txt --dev {data}/dev.txt --test {data}/test.txt "
+                f"--output runs/bench/{self.key} --seeds {seeds}" + (f" {flags}" if flags else ""))
+
+
+def _flag(key: str, value: Any) -> str:
+    name = key.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{name}" if value else f"--no-{name}"
+    return f"--{name} {value}"
+
+
+ACCURACY = [
+    Run("conll2003", "conll2003", "CoNLL-2003"),
+    Run("conll2003-glove", "conll2003", "CoNLL-2003", GLOVE),
+    Run("wnut17", "wnut17", "WNUT-17"),
+    Run("wnut17-glove", "wnut17", "WNUT-17", GLOVE),
+    Run("resume_zh", "resume_zh", "Resume (zh, characters)"),
+]
+# CoNLL-2003, one change from the default each (the default and the vectors rows are shared with ACCURACY).
+ABLATION = [
+    Run("conll2003", "conll2003", "default"),
+    Run("conll2003-softmax", "conll2003", "softmax head instead of CRF", {"head": "softmax"}),
+    Run("conll2003-gru", "conll2003", "GRU instead of LSTM", {"rnn": "gru"}),
+    Run("conll2003-attention", "conll2003", "with the attention layer", {"attention": True}),
+    Run("conll2003-charlstm", "conll2003", "char BiLSTM instead of char CNN", {"char": "lstm"}),
+    Run("conll2003-nochar", "conll2003", "no character features", {"char": "none"}),
+    Run("conll2003-nocasing", "conll2003", "no casing feature", {"casing": False}),
+    Run("conll2003-glove", "conll2003", "with glove-6b-50d", GLOVE),
+]
+ALL = {run.key: run for run in [*ACCURACY, *ABLATION]}
+
+
+def train_run(run: Run, seeds: list[int]) -> None:
+    data = DATA / run.corpus
+
+    def progress(event: str, info: dict) -> None:
+        if event == "seed":
+            print(f"[{run.key}] seed {info['seed']}{' (kept from before)' if info['finished'] else ''}", flush=True)
+        elif event == "epoch_end":
+            r = info["record"]
+            print(f"[{run.key}] epoch {r.epoch:2d}  loss {r.loss:.3f}  dev F1 {r.dev_f1:.2f}  "
+                  f"{r.sentences_per_second:.0f} sent/s  {r.seconds:.1f} s{'  best' if r.best else ''}", flush=True)
+
+    config = load_config(overrides={**run.options, "checkpoint_every": 0})
+    train_seeds(config, seeds, str(data / "train.txt"), str(data / "dev.txt"), RUNS / run.key, str(data / "test.txt"),
+                callback=progress, resume=True)
+
+
+def collect(run: Run) -> dict[str, Any] | None:
+    """The finished run's summary with each seed's wall time and training speed, None when absent."""
+    path = RUNS / run.key / SUMMARY
+    if not path.is_file():
+        return None
+    summary = json.loads(path.read_text())
+    speeds = []
+    for seed_run in summary["runs"]:
+        history = [json.loads(line) for line in (Path(seed_run["directory"]) / "history.jsonl").read_text().splitlines()]
+        speeds.append(sum(h["sentences_per_second"] for h in history) / len(history))
+    seeds = ",".join(str(r["seed"]) for r in summary["runs"])
+    return {"key": run.key, "corpus": run.corpus, "label": run.label, "options": run.options, "command": run.command(seeds),
+            "summary": summary, "seconds_per_seed": [r["seconds"] for r in summary["runs"]],
+            "sentences_per_second": round(sum(speeds) / len(speeds))}
+
+
+def _spread(s: dict[str, float]) -> str:
+    return f"{s['mean']:.2f} ± {s['sd']:.2f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The README's tables."""
+    rows = results["runs"]
+    out = ["| corpus | vectors | dev F1 | test F1 | test min–max | epochs run (best), mean | wall time per seed | training speed |",
+           "|---|---|---|---|---|---|---|---|"]
+    for run in ACCURACY:
+        r = rows.get(run.key)
+        if r is None:
+            continue
+        s = r["summary"]
+        epochs = sum(x["epochs_run"] for x in s["runs"]) / len(s["runs"])
+        best = sum(x["best_epoch"] for x in s["runs"]) / len(s["runs"])
+        wall = sum(r["seconds_per_seed"]) / len(r["seconds_per_seed"]) / 60
+        out.append(f"| {run.label} | {run.options.get('embeddings', 'none')} | {_spread(s['dev'])} | **{_spread(s['test'])}** | "
+                   f"{s['test']['min']:.2f}–{s['test']['max']:.2f} | {epochs:.0f} ({best:.0f}) | {wall:.1f} min | "
+                   f"{r['sentences_per_second']:,} sentences/s |")
+    out += ["", "Ablation on CoNLL-2003 (one change from the default per row):", "",
+            "| configuration | dev F1 | test F1 | test Δ vs default | wall time per seed |", "|---|---|---|---|---|"]
+    base = rows.get("conll2003")
+    for run in ABLATION:
+        r = rows.get(run.key)
+        if r is None:
+            continue
+        s = r["summary"]
+        delta = f"{s['test']['mean'] - base['summary']['test']['mean']:+.2f}" if base and run.key != "conll2003" else ""
+        wall = sum(r["seconds_per_seed"]) / len(r["seconds_per_seed"]) / 60
+        out.append(f"| {run.label} | {_spread(s['dev'])} | {_spread(s['test'])} | {delta} | {wall:.1f} min |")
+    out += ["", "Commands (each trains seeds 1, 2 and 3; `runs/bench/KEY/seeds.json` holds every seed's scores):", "", "```sh"]
+    out += [r["command"] for key, r in rows.items()]
+    m = results["machine"]
+    out += ["```", "", f"{m['cpu']}, {m['cores']} cores, {m['torch_threads']} torch threads, torch {m['torch']}, "
+            f"Python {m['python']}; {results['date']}. Mean ± sample standard deviation over seeds; "
+            "each seed's model is the epoch with the best dev F1."]
+    return "\n".join(out) + "\n"
+
+
+def write_readme(table: str) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    pattern = re.compile(r"(<!-- bench:accuracy -->\n).*?(<!-- /bench:accuracy -->)", re.S)
+    if pattern.search(text):
+        readme.write_text(pattern.sub(lambda m: m.group(1) + table + m.group(2), text), encoding="utf-8")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", nargs="?", default="conll2003", help="folder of ../shared/data (conll2003, wnut17, resume_zh)")
-    parser.add_argument("--data", type=Path, help="the corpus folder (default ../shared/data/NAME)")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--only", nargs="+", choices=sorted(ALL), help="train only these rows")
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    parser.add_argument("--report", action="store_true", help="only write the tables from the finished runs")
     args = parser.parse_args()
-    args.data = args.data or ROOT.parent / "shared" / "data" / args.name
-    args.output = ROOT / "runs" / args.name
-    if not (args.data / "train.txt").is_file():
-        print(f"{args.name} not found in {args.data}; pass --data DIR", file=sys.stderr)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    missing = sorted({run.corpus for run in ALL.values()} - {p.name for p in DATA.iterdir() if (p / "train.txt").is_file()}) \
+        if DATA.is_dir() else sorted(CORPORA)
+    if missing and not args.report:
+        print(f"corpora not found in {DATA}: {', '.join(missing)}", file=sys.stderr)
         return 2
-
-    def progress(event: str, info: dict) -> None:
-        if event == "epoch_end":
-            r = info["record"]
-            print(f"epoch {r.epoch:2d}  loss {r.loss:.3f}  dev F1 {r.dev_f1:.2f}  {r.sentences_per_second:.0f} sent/s"
-                  f"  {r.seconds:.1f} s{'  best' if r.best else ''}", flush=True)
-
-    config = load_config(overrides={"seed": args.seed})
     started = time.perf_counter()
-    result = train(config, str(args.data / "train.txt"), str(args.data / "dev.txt"), args.output,
-                   test_path=str(args.data / "test.txt"), callback=progress)
-    wall = time.perf_counter() - started
-    train_seconds = sum(r.seconds for r in result.history)
-    data, out_dir = os.path.relpath(args.data, ROOT), os.path.relpath(args.output, ROOT)
-    stats = {split: source_statistics(read_source(str(args.data / f"{split}.txt"))) for split in ("train", "dev", "test")}
-    report = {
-        "dataset": args.name,
-        "command": f"ner-bilstm train --train {data}/train.txt --dev {data}/dev.txt --test {data}/test.txt "
-                   f"--output {out_dir} --seed {args.seed}",
-        "dev_f1": result.best_dev["micro"]["f1"],
-        "test_f1": result.test["micro"]["f1"],
-        "test_per_type": {k: v["f1"] for k, v in result.test["types"].items()},
-        "best_epoch": result.best_epoch,
-        "epochs_run": len(result.history),
-        "wall_seconds": round(wall, 1),
-        "train_sentences_per_second": round(sum(r.sentences_per_second for r in result.history) / len(result.history), 1),
-        "epoch_seconds_incl_dev_eval": round(train_seconds / len(result.history), 1),
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
-        "versions": {"torch": torch.__version__, "python": platform.python_version()},
-        "statistics": {split: {k: v for k, v in st.items() if k != "tags"} for split, st in stats.items()},
-    }
-    out = ROOT / "benchmarks" / "results" / f"{args.name}_accuracy.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print("\n| corpus | dev F1 | test F1 | epochs (best) | wall time | train sent/s |\n|---|---|---|---|---|---|")
-    print(f"| {args.name} | {report['dev_f1']:.2f} | {report['test_f1']:.2f} | {report['epochs_run']} ({report['best_epoch']}) "
-          f"| {wall / 60:.1f} min | {report['train_sentences_per_second']:.0f} |")
+    if not args.report:
+        for key in args.only or list(ALL):
+            train_run(ALL[key], seeds)
+    runs = {key: r for key in ALL if (r := collect(ALL[key])) is not None}
+    results = {"date": date.today().isoformat(), "machine": machine(), "runs": runs,
+               "seconds": round(time.perf_counter() - started, 1)}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    table = markdown(results)
+    RESULTS.with_suffix(".md").write_text(table)
+    write_readme(table)
+    print(table)
     return 0
 
 

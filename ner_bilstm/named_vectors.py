@@ -59,18 +59,19 @@ def _root(source: NamedVectors) -> tuple[Path, str]:
     return Path(root), version
 
 
-def _words(path: Path, column: str) -> list[str]:
+def _index(path: Path, column: str):
+    """The word column of the parquet index, as an Arrow array (no Python strings for 400,000 words)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path, columns=[column])
+        words = pq.read_table(path, columns=[column]).column(0).combine_chunks()
     except FileNotFoundError:
         raise NerError("missing word index; reinstall the vectors package", path=str(path)) from None
     except (OSError, KeyError, ValueError) as e:  # pyarrow's errors derive from these
         raise NerError(f"cannot read the word index ({str(e).splitlines()[0][:120]})", path=str(path)) from None
-    words = table.column(0).to_pylist()
-    if any(not isinstance(w, str) for w in words):
-        raise NerError(f"the column {column!r} must hold strings", path=str(path))
+    if not (pa.types.is_string(words.type) or pa.types.is_large_string(words.type)):
+        raise NerError(f"the column {column!r} must hold strings, not {words.type}", path=str(path))
     return words
 
 
@@ -88,17 +89,19 @@ def _matrix(path: Path) -> np.ndarray:
 
 def read_named(source: NamedVectors, wanted: Iterable[str]) -> Embeddings:
     """The vectors of ``wanted`` words (and their lower-cased forms) from an installed named source."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     root, version = _root(source)
-    words = _words(root / source.index, source.index_column)
+    words = _index(root / source.index, source.index_column)
     matrix = _matrix(root / source.matrix)
     if len(words) != matrix.shape[0]:
         raise NerError(f"the word index has {len(words):,} words but the matrix {matrix.shape[0]:,} rows; "
                        "reinstall the vectors package", path=str(root))
-    keys = wanted_keys(wanted)
+    hits = pc.indices_nonzero(pc.is_in(words, value_set=pa.array(sorted(wanted_keys(wanted)), type=words.type))).to_numpy()
     rows: dict[str, int] = {}
-    for i, word in enumerate(words):
-        if word in keys and word not in rows:
-            rows[word] = i
+    for i, word in zip(hits.tolist(), words.take(pa.array(hits)).to_pylist()):
+        rows.setdefault(word, i)  # a word listed twice: its first row, as in a text file
     found = list(rows)
     block = np.asarray(matrix[[rows[w] for w in found]], dtype=np.float32) if found else np.zeros((0, matrix.shape[1]), np.float32)
     if not np.isfinite(block).all():

@@ -53,7 +53,8 @@ def installed(tmp_path, monkeypatch):
     def fill(**kwargs):
         return build_package(root, **kwargs)
 
-    return fill
+    yield fill
+    sys.modules.pop(GLOVE.module, None)  # the fake must not stand in for the real package in later tests
 
 
 def test_named_vectors_copy_only_the_wanted_rows(installed):
