@@ -43,7 +43,7 @@ def info(
     table = Table(title=source, show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
-    table.add_row("sentences", f"{stats['sentences']:,}")
+    table.add_row("sentences", f"{stats['sentences']:,}" + (f" in {stats['documents']:,} documents" if stats["documents"] else ""))
     table.add_row("tokens", f"{stats['tokens']:,} ({stats['distinct_tokens']:,} distinct)")
     table.add_row("sentence length", f"mean {stats['mean_length']}, max {stats['max_length']}")
     table.add_row("single-character tokens", f"{100 * stats['single_character_tokens']:.1f}%")

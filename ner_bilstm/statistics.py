@@ -37,8 +37,10 @@ def source_statistics(sentences: Iterable[Sentence]) -> dict[str, Any]:
         invalid += bad
         invalid_sentences += bad > 0
     tokens = sum(lengths)
+    documents = {s.meta["document"] for s in sentences if "document" in s.meta}
     return {
         "sentences": len(sentences),
+        "documents": len(documents) or None,  # None: the source marks no documents
         "tokens": tokens,
         "distinct_tokens": len(words),
         "single_character_tokens": round(sum(c for w, c in words.items() if len(w) == 1) / max(tokens, 1), 4),

@@ -230,7 +230,16 @@ def test_info_on_a_source_counts_entities_and_invalid_tags(tmp_path):
     assert stats["scheme"] == "iob1" and stats["invalid_tags"] == 1  # IOB1 writes B- only between same-type entities
     path.write_text("a S-PER\nb O\nc M-LOC\n\n")
     stats = json.loads(run("info", path, "--format", "json").output)
-    assert stats["scheme"] == "bmes" and stats["invalid_tags"] == 1
+    assert stats["scheme"] == "bmes" and stats["invalid_tags"] == 1 and stats["documents"] is None
+
+
+def test_docstart_lines_number_the_documents(tmp_path):
+    """Sentences before the first -DOCSTART- belong to no document; a -DOCSTART- with no sentences opens none."""
+    path = tmp_path / "d.txt"
+    path.write_text("a O\n\n-DOCSTART- -X- O\n\nb B-PER\n\nc O\n\n-DOCSTART- -X- O\n\n-DOCSTART- -X- O\n\nd O\n")
+    assert [(s.tokens[0], s.meta.get("document")) for s in read_source(str(path))] == [("a", None), ("b", 0), ("c", 0), ("d", 1)]
+    r = run("info", path)
+    assert r.exit_code == 0 and "4 in 2 documents" in r.output, r.output
 
 
 def test_lazy_training_streams_a_datasets_source_like_loading_it(hf_sources, tmp_path):

@@ -23,7 +23,7 @@ def read_conll(
 
     Columns are split on whitespace; every token line must have as many columns as the
     first one. ``-DOCSTART-`` lines are not sentences: they start a new document, whose index
-    (counting from 0) each sentence keeps in ``meta["document"]``. A line starting with ``#`` before a
+    (counting from 0) each sentence after them keeps in ``meta["document"]``. A line starting with ``#`` before a
     sentence's first token is a comment (kept in ``meta["comments"]``) unless it parses as
     a token line. Each sentence keeps its original columns in ``meta["columns"]`` and its
     first line number in ``meta["line"]``. With ``require_tags=False`` a one-column file
@@ -33,7 +33,7 @@ def read_conll(
     rows: list[list[str]] = []
     comments: list[str] = []
     first_line = 0
-    document = 0
+    document: int | None = None  # no -DOCSTART- line seen yet
     document_has_sentences = False
 
     def flush() -> Sentence | None:
@@ -43,7 +43,9 @@ def read_conll(
         document_has_sentences = True
         tokens = [r[token_col] for r in rows]
         tags = [r[tag_col] for r in rows] if ncols and ncols > 1 else None
-        meta = {"source": path, "line": first_line, "columns": rows, "document": document}
+        meta = {"source": path, "line": first_line, "columns": rows}
+        if document is not None:
+            meta["document"] = document
         if comments:
             meta["comments"] = comments
         rows, comments = [], []
@@ -73,9 +75,11 @@ def read_conll(
             sentence = flush()
             if sentence is not None:
                 yield sentence
-            if document_has_sentences:
+            if document is None:
+                document = 0
+            elif document_has_sentences:
                 document += 1
-                document_has_sentences = False
+            document_has_sentences = False
             continue
         if not rows and line.startswith("#") and not parses(cols):
             comments.append(line)
