@@ -177,6 +177,8 @@ def train(
     char_hidden: int | None = typer.Option(None, help="Character BiLSTM units per direction."),
     casing_dim: int | None = typer.Option(None, help="Casing feature size."),
     heads: int | None = typer.Option(None, help="Attention heads."),
+    bigrams: str | None = typer.Option(None, help="Token bigram embeddings: auto (for character-level data) | on | off."),
+    bigram_dim: int | None = typer.Option(None, help="Bigram embedding size."),
     casing: bool | None = typer.Option(None, "--casing/--no-casing", help="Casing feature."),
     dropout: float | None = typer.Option(None, help="Dropout rate."),
     attention: bool | None = typer.Option(None, "--attention/--no-attention", help="Self-attention over the encoder."),
@@ -189,6 +191,8 @@ def train(
     epochs: int | None = typer.Option(None, help="Maximum epochs."),
     patience: int | None = typer.Option(None, help="Stop after this many epochs without a better dev F1."),
     clip: float | None = typer.Option(None, help="Gradient norm clipping (0 = off)."),
+    average: float | None = typer.Option(None, help="Decay of a moving average of the weights, which dev scores and the "
+                                         "model keeps (0 = off; 0.999 averages about the last thousand steps)."),
     word_dropout: float | None = typer.Option(None, help="Chance to replace a singleton word by <unk> in training."),
     min_freq: int | None = typer.Option(None, help="Words seen fewer times are unknown."),
     normalize_digits: bool | None = typer.Option(None, "--normalize-digits/--keep-digits", help="Map digits to 0 for word lookup."),

@@ -45,14 +45,17 @@ def checkpoint_path(output: Path) -> Path:
 
 
 def save_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: LoopState,
-                    epoch_generator: torch.Tensor, identity: dict[str, Any], rank_rng: list[torch.Tensor] | None = None) -> None:
+                    epoch_generator: torch.Tensor, identity: dict[str, Any], rank_rng: list[torch.Tensor] | None = None,
+                    average: torch.nn.Module | None = None) -> None:
     """Write the full training state atomically (temporary file, fsync, rename).
 
     ``epoch_generator`` is the batch-order generator's state at the start of ``state.epoch``;
     ``identity`` (configuration and data fingerprints) is checked on resume; ``rank_rng`` holds
-    every training process's torch RNG state under torchrun.
+    every training process's torch RNG state under torchrun; ``average`` the moving average of the weights.
     """
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if average is not None:
+        tensors.update({f"average.{k}": v.detach().cpu().contiguous() for k, v in average.state_dict().items()})
     opt = optimizer.state_dict()
     extra: dict[str, Any] = {}
     for index, slots in opt["state"].items():
@@ -80,7 +83,8 @@ def save_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
 
 
 def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    identity: dict[str, Any], rank: int = 0) -> tuple[LoopState, torch.Tensor]:
+                    identity: dict[str, Any], rank: int = 0,
+                    average: torch.nn.Module | None = None) -> tuple[LoopState, torch.Tensor]:
     """Restore model, optimiser and random states; returns the loop state and the epoch's
     batch-order generator state. Refuses a checkpoint of a different configuration or data."""
     path = checkpoint_path(output)
@@ -100,6 +104,8 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
     if changed:
         raise NerError(f"cannot resume: {', '.join(changed)} differ from the interrupted run", path=str(path))
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    if average is not None:
+        average.load_state_dict({k[len("average."):]: v for k, v in tensors.items() if k.startswith("average.")})
     opt_state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         if key.startswith("optimizer."):

@@ -67,6 +67,7 @@ class TrainConfig:
     epochs: int = 40
     patience: int = 8
     clip: float = 5.0
+    average: float = 0.0  # decay of a moving average of the weights, which dev scores and the model keeps (0: off)
     word_dropout: float = 0.5
     seed: int = 42
     # data
@@ -110,7 +111,7 @@ class TrainConfig:
         for key, limit in LIMITS.items():
             if getattr(self, key) > limit:
                 raise NerError(f"{key} must be at most {limit:,}, not {getattr(self, key):,}", path=source)
-        for key in ("dropout", "word_dropout"):
+        for key in ("dropout", "word_dropout", "average"):
             if not 0.0 <= getattr(self, key) < 1.0:
                 raise NerError(f"{key} must be in [0, 1), not {getattr(self, key)}", path=source)
         if self.bigram_dim < 0 or (self.bigrams == "on" and self.bigram_dim == 0):

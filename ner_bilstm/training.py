@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from . import __version__
 from .artifact import (
@@ -180,6 +181,12 @@ class TrainingSetup:
     tokenization: str = "word"  # "char" when the training tokens are single characters (e.g. Chinese)
     embedding_coverage: dict | None = None
     singleton_bigrams: torch.Tensor | None = None  # (bigrams,) bool, like ``singleton``
+    average: AveragedModel | None = None  # the moving average of the weights (--average)
+
+    @property
+    def scored(self) -> Tagger:
+        """The weights that dev scores and the model directory keeps: the average when there is one."""
+        return self.average.module if self.average is not None else self.model  # type: ignore[return-value]
 
 
 def prepare(
@@ -244,9 +251,10 @@ def prepare(
     singleton = _singletons(vocab.words.stoi, vocab.word_counts)
     singleton_bigrams = _singletons(vocab.bigrams.stoi, vocab.bigram_counts) if vocab.bigrams is not None else None
     scaler = torch.amp.GradScaler("cuda") if config.amp and device.type == "cuda" else None
+    average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.average)) if config.average else None
     return TrainingSetup(scheme, types, labels, vocab, data, model, make_optimizer(config, model), singleton.to(device), device,
                          config, model, scaler, tokenization, coverage,
-                         singleton_bigrams.to(device) if singleton_bigrams is not None else None)
+                         singleton_bigrams.to(device) if singleton_bigrams is not None else None, average)
 
 
 def _singletons(stoi: dict[str, int], counts: dict[str, int]) -> torch.Tensor:
@@ -299,6 +307,8 @@ def train_step(setup: TrainingSetup, batch: Batch, config: TrainConfig) -> float
         scaler.update()
     else:
         setup.optimizer.step()
+    if setup.average is not None:
+        setup.average.update_parameters(setup.model)
     return loss.item()
 
 
@@ -395,20 +405,20 @@ def _train(config: TrainConfig, train_path: str, dev_path: str, output: Path, te
     generator = torch.Generator().manual_seed(config.seed)
     state = LoopState()
     if resume:
-        state, generator_state = load_checkpoint(output, model, optimizer, identity, world.rank)
+        state, generator_state = load_checkpoint(output, model, optimizer, identity, world.rank, setup.average)
         generator.set_state(generator_state)
         emit("resume", {"epoch": state.epoch, "position": state.position, "finished": state.finished})
     if world.main:
         output.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(output)
         write_history(output, state.history)
-    loaded = LoadedModel(model, vocab, model_record)
+    loaded = LoadedModel(setup.scored, vocab, model_record)
     predictor = Predictor(loaded, config.eval_batch_size)
 
     def checkpoint(epoch_start_generator: torch.Tensor) -> None:
         rank_rng = world.gather(torch.get_rng_state()) if world.distributed else None
         if world.main:
-            save_checkpoint(output, model, optimizer, state, epoch_start_generator, identity, rank_rng)
+            save_checkpoint(output, model, optimizer, state, epoch_start_generator, identity, rank_rng, setup.average)
 
     while not state.finished and state.epoch <= config.epochs:
         epoch = state.epoch
@@ -454,7 +464,7 @@ def _train(config: TrainConfig, train_path: str, dev_path: str, output: Path, te
         if improved:
             state.best_f1, state.best_epoch, state.best_dev, state.bad_epochs = micro["f1"], epoch, scores, 0
             if world.main:
-                save_model(output, model, vocab, model_record)
+                save_model(output, setup.scored, vocab, model_record)
         else:
             state.bad_epochs += 1
         seconds = max(state.train_seconds, 1e-9)

@@ -78,7 +78,10 @@ def test_sigint_and_sigterm_checkpoint_and_exit_130(corpus, tmp_path):
         out = tmp_path / sig.name
         proc = subprocess.Popen(command(corpus, out, "--epochs", "40", "--checkpoint-every", "0"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(2.0)
+        deadline = time.monotonic() + 120
+        while not (out / "history.jsonl").exists() and time.monotonic() < deadline:  # training has begun: handlers are in place
+            time.sleep(0.1)
+        time.sleep(0.5)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 130, err.decode()
@@ -104,3 +107,34 @@ def test_resume_refuses_changed_settings_and_missing_checkpoints(corpus, tmp_pat
     r = runner.invoke(app, [*args, "--resume"])
     assert r.exit_code == 1 and "unreadable checkpoint" in r.output
     assert NerError  # the error type the CLI turns into exit 1
+
+
+def test_weight_average_is_what_dev_scores_and_survives_an_interruption(corpus, tmp_path):
+    """--average: the kept model is the moving average (not the last weights), and a run stopped
+    mid-epoch resumes to the same bytes as an uninterrupted one."""
+    from ner_bilstm.config import load_config
+    from ner_bilstm.errors import TrainingInterrupted
+    from ner_bilstm.training import train
+
+    from .conftest import TINY
+
+    config = load_config(overrides={**TINY, "epochs": 2, "average": 0.9, "checkpoint_every": 5})
+    reference = tmp_path / "reference"
+    result = train(config, str(corpus["train"]), str(corpus["dev"]), reference)
+    assert result.best_epoch == 2
+    from safetensors.torch import load_file
+
+    state = load_file(str(reference / "checkpoint" / "state.safetensors"))
+    saved = weights(reference)
+    assert all(torch.equal(saved[k], state[f"average.module.{k}"]) for k in saved)  # the average is kept ...
+    assert not torch.equal(saved["projection.weight"], state["model.projection.weight"])  # ... not the last weights
+    steps = iter(range(1000))
+    out = tmp_path / "stopped"
+    try:
+        train(config, str(corpus["train"]), str(corpus["dev"]), out, should_stop=lambda: next(steps) == 17)
+        raise AssertionError("the run should have been interrupted")
+    except TrainingInterrupted:
+        pass
+    train(config, str(corpus["train"]), str(corpus["dev"]), out, resume=True)
+    expected, got = weights(reference), weights(out)
+    assert all(torch.equal(got[k], expected[k]) for k in expected)
