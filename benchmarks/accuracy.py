@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ner_bilstm.config import load_config
-from ner_bilstm.seeds import SUMMARY, train_seeds
+from ner_bilstm.errors import NerError
+from ner_bilstm.seeds import SUMMARY, parse_seeds, train_seeds
 
 from .common import machine
 
@@ -80,7 +81,7 @@ ABLATION = [
     Run("conll2003-nocasing", "conll2003", "no casing feature", {"casing": False}),
     Run("conll2003-glove", "conll2003", "with glove-6b-50d", GLOVE),
 ]
-ALL = {run.key: run for run in [*ACCURACY, *ABLATION]}
+ALL = {run.key: run for run in [*ABLATION, *ACCURACY]}  # a shared key keeps its ACCURACY label
 
 
 def train_run(run: Run, seeds: list[int]) -> None:
@@ -88,7 +89,7 @@ def train_run(run: Run, seeds: list[int]) -> None:
 
     def progress(event: str, info: dict) -> None:
         if event == "seed":
-            print(f"[{run.key}] seed {info['seed']}{' (kept from before)' if info['finished'] else ''}", flush=True)
+            print(f"[{run.key}] seed {info['seed']}{' (resumed)' if info['resume'] else ''}", flush=True)
         elif event == "epoch_end":
             r = info["record"]
             print(f"[{run.key}] epoch {r.epoch:2d}  loss {r.loss:.3f}  dev F1 {r.dev_f1:.2f}  "
@@ -107,7 +108,8 @@ def collect(run: Run) -> dict[str, Any] | None:
     summary = json.loads(path.read_text())
     speeds = []
     for seed_run in summary["runs"]:
-        history = [json.loads(line) for line in (Path(seed_run["directory"]) / "history.jsonl").read_text().splitlines()]
+        history_path = RUNS / run.key / "seeds" / f"seed-{seed_run['seed']}" / "history.jsonl"
+        history = [json.loads(line) for line in history_path.read_text().splitlines()]
         speeds.append(sum(h["sentences_per_second"] for h in history) / len(history))
     seeds = ",".join(str(r["seed"]) for r in summary["runs"])
     return {"key": run.key, "corpus": run.corpus, "label": run.label, "options": run.options, "command": run.command(seeds),
@@ -169,15 +171,18 @@ def main() -> int:
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     parser.add_argument("--report", action="store_true", help="only write the tables from the finished runs")
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
-    missing = sorted({run.corpus for run in ALL.values()} - {p.name for p in DATA.iterdir() if (p / "train.txt").is_file()}) \
-        if DATA.is_dir() else sorted(CORPORA)
+    try:
+        seeds = parse_seeds(args.seeds)
+    except NerError as e:
+        parser.error(str(e))
+    keys = args.only or list(ALL)
+    missing = sorted({ALL[key].corpus for key in keys if not (DATA / ALL[key].corpus / "train.txt").is_file()})
     if missing and not args.report:
         print(f"corpora not found in {DATA}: {', '.join(missing)}", file=sys.stderr)
         return 2
     started = time.perf_counter()
     if not args.report:
-        for key in args.only or list(ALL):
+        for key in keys:
             train_run(ALL[key], seeds)
     runs = {key: r for key in ALL if (r := collect(ALL[key])) is not None}
     results = {"date": date.today().isoformat(), "machine": machine(), "runs": runs,

@@ -80,7 +80,7 @@ class SeedsView:
         if event == "seed":
             self.view.close()
             self.view = TrainView()
-            state = " (finished before; kept)" if info["finished"] else ""
+            state = " (resumed from its checkpoint)" if info["resume"] else ""
             console.print(f"seed {info['seed']} ({info['index'] + 1} of {info['of']}){state}", style="bold")
         else:
             self.view(event, info)

@@ -21,7 +21,7 @@ from .model_check import FORMAT_VERSION, check_config, check_shapes, check_vocab
 from .vocab import Vocabularies
 
 CONFIG, VOCAB, WEIGHTS, METRICS, HISTORY = "config.json", "vocab.json", "model.safetensors", "metrics.json", "history.jsonl"
-ATOMIC_NAMES = (CONFIG, VOCAB, WEIGHTS, METRICS, HISTORY, "state.safetensors")
+ATOMIC_NAMES = (CONFIG, VOCAB, WEIGHTS, METRICS, HISTORY, "state.safetensors", "seeds.json")
 
 
 def atomic_write(path: Path, write) -> None:
@@ -81,7 +81,8 @@ def save_model(directory: Path, model: Tagger, vocab: Vocabularies, config: dict
     """Write weights, vocabulary and configuration, each atomically. Weights go last so a
     directory with weights always has the matching JSON."""
     directory = Path(directory)
-    write_json(directory / CONFIG, {"format_version": FORMAT_VERSION, **config})
+    version = FORMAT_VERSION if config["model"].get("bigram_dim") else 1
+    write_json(directory / CONFIG, {"format_version": version, **config})
     write_json(directory / VOCAB, vocab.to_dict())
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write(directory / WEIGHTS, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))

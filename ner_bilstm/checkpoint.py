@@ -20,6 +20,9 @@ from .errors import NerError
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "state.safetensors"
 CHECKPOINT_VERSION = 1
+# Training options a checkpoint may predate, with the values that behave as before they existed
+# (with bigram_dim 0 the bigrams setting changes nothing).
+LEGACY_TRAINING = {"bigram_dim": 0, "average": 0.0}
 
 
 @dataclass
@@ -100,7 +103,10 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
         raise NerError(f"unreadable checkpoint ({e})", path=str(path)) from None
     if meta.get("version") != CHECKPOINT_VERSION:
         raise NerError(f"checkpoint format {meta.get('version')} is not {CHECKPOINT_VERSION}", path=str(path))
-    changed = sorted(k for k in set(identity) | set(meta["identity"]) if identity.get(k) != meta["identity"].get(k))
+    old = meta["identity"]
+    if isinstance(old.get("training"), dict):  # options added since that checkpoint, at the values that reproduce it
+        old["training"] = {**LEGACY_TRAINING, "bigrams": identity.get("training", {}).get("bigrams"), **old["training"]}
+    changed = sorted(k for k in set(identity) | set(old) if identity.get(k) != old.get(k))
     if changed:
         raise NerError(f"cannot resume: {', '.join(changed)} differ from the interrupted run", path=str(path))
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})

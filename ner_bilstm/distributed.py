@@ -79,6 +79,11 @@ def init_world(device: torch.device) -> tuple[World, torch.device]:
     return World(dist.get_rank(), dist.get_world_size()), device
 
 
+def joined() -> bool:
+    """Whether this process is already in a process group (one that a caller above set up)."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def close_world(world: World) -> None:
     if world.distributed and dist.is_initialized():
         dist.destroy_process_group()

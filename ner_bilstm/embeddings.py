@@ -66,9 +66,10 @@ def read_embeddings(path: str, wanted: Iterable[str]) -> Embeddings:
 
     Each line is a word and ``dim`` numbers separated by single spaces. The numbers are the last
     ``dim`` fields, so a word may itself contain spaces (GloVe 840B has such tokens). ``dim`` comes
-    from a word2vec/fastText header ("<count> <dim>") or else from the first line. Every line's
-    field count is checked; the values of the lines that are kept are checked to be finite
-    numbers. Errors name the file and line.
+    from a word2vec/fastText header ("<count> <dim>") or else from the first line. A line with
+    fewer than ``dim`` numbers is an error; one with more fields is a word with spaces (so a
+    damaged line can only spoil the vector of a word no corpus has). The values of the lines
+    that are kept are checked to be finite numbers. Errors name the file and line.
     """
     keys = wanted_keys(wanted)
     vectors: dict[str, np.ndarray] = {}

@@ -24,7 +24,7 @@ from .model import Tagger
 from .schemes import SCHEMES, label_set, parse_tag
 from .vocab import PAD, UNK, Vocabularies
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: bigram embeddings (a model without them is still written as 1, which older versions read)
 MAX_LABELS = 4096  # a CRF over more tags would be absurd; the softmax head keeps labels² masks
 FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 TOKENIZATIONS = ("word", "char")

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .artifact import CONFIG, HISTORY, METRICS, VOCAB, WEIGHTS, atomic_write, read_json_file, write_json
+from .artifact import CONFIG, HISTORY, METRICS, VOCAB, WEIGHTS, atomic_write, write_json
 from .checkpoint import checkpoint_path
 from .config import TrainConfig
+from .distributed import close_world, init_world
 from .errors import NerError
-from .training import Callback, train
+from .training import Callback, TrainResult, resolve_device, train
 
 SUMMARY = "seeds.json"
 MODEL_FILES = (CONFIG, VOCAB, METRICS, HISTORY, WEIGHTS)  # weights last, as save_model writes them
@@ -81,21 +82,23 @@ def parse_seeds(text: str) -> list[int]:
         part = part.strip()
         low, dash, high = part.partition("-")
         try:
-            seeds.extend(range(int(low), int(high) + 1) if dash else [int(part)])
+            first, last = (int(low), int(high)) if dash else (int(part), int(part))
         except ValueError:
             raise NerError(f"--seeds takes integers like 1,2,3 or 1-5, not {text!r}") from None
+        if last < first:
+            raise NerError(f"--seeds: the range {part!r} runs backwards")
+        seeds.extend(range(first, last + 1))
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
         raise NerError(f"--seeds must list distinct non-negative integers, not {text!r}")
     return seeds
 
 
-def _run_of(seed: int, directory: Path) -> SeedRun:
-    metrics = read_json_file(directory / METRICS)
-    test = metrics.get("test")
+def _run_of(seed: int, directory: Path, result: TrainResult) -> SeedRun:
+    test = result.test
     return SeedRun(
-        seed, str(directory), metrics["best_epoch"], metrics["epochs_run"], metrics["seconds"],
-        metrics["dev"]["micro"]["f1"], test["micro"]["f1"] if test else None,
-        {k: v["f1"] for k, v in metrics["dev"]["types"].items()}, {k: v["f1"] for k, v in test["types"].items()} if test else None,
+        seed, str(directory), result.best_epoch, len(result.history), result.seconds,
+        result.best_dev["micro"]["f1"], test["micro"]["f1"] if test else None,
+        {k: v["f1"] for k, v in result.best_dev["types"].items()}, {k: v["f1"] for k, v in test["types"].items()} if test else None,
     )
 
 
@@ -127,26 +130,29 @@ def train_seeds(
 ) -> SeedSummary | None:
     """Train one model per seed (``config`` otherwise unchanged), copy the best-dev model to
     ``output`` and write the summary. Events are those of ``train`` plus ``seed`` before each run.
-    With ``resume``, finished seeds are kept and an interrupted one continues from its checkpoint.
-    Returns None in the other processes of a distributed run, which write nothing."""
+    With ``resume`` each seed with a checkpoint continues from it (one that had finished is only
+    scored again; a changed configuration is refused). Returns None in the other processes of a
+    distributed run, which write nothing."""
     output = Path(output)
     emit = callback or (lambda event, info: None)
-    runs = []
-    for i, seed in enumerate(seeds):
-        directory = output / "seeds" / f"seed-{seed}"
-        finished = resume and (directory / METRICS).is_file()
-        emit("seed", {"seed": seed, "index": i, "of": len(seeds), "finished": finished})
-        if not finished:
+    world, _ = init_world(resolve_device(config.device))  # one process group for all the seeds
+    try:
+        runs = []
+        for i, seed in enumerate(seeds):
+            directory = output / "seeds" / f"seed-{seed}"
             again = resume and checkpoint_path(directory).is_file()
+            if world.main:
+                emit("seed", {"seed": seed, "index": i, "of": len(seeds), "resume": again})
             result = train(dataclasses.replace(config, seed=seed), train_path, dev_path, directory, test_path,
                            callback, again, should_stop)
-            if not result.main:  # other processes of a distributed run write nothing
-                continue
-        runs.append(_run_of(seed, directory))
-    if not runs:
+            runs.append(_run_of(seed, directory, result))
+    finally:
+        close_world(world)
+    if not world.main:
         return None
     summary = summarise(runs)
     best = output / "seeds" / f"seed-{summary.best_seed}"
+    (output / WEIGHTS).unlink(missing_ok=True)  # until the copy ends, no weights: never one seed's JSON with another's weights
     for name in MODEL_FILES:
         if (best / name).is_file():
             atomic_write(output / name, lambda tmp, src=best / name: shutil.copyfile(src, tmp))

@@ -33,7 +33,7 @@ from .artifact import (
 from .batching import Batch, EncodedCorpus, length_batches
 from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .distributed import World, close_world, init_world
+from .distributed import World, close_world, init_world, joined
 from .embeddings import load_embeddings
 from .errors import NerError, TrainingInterrupted
 from .evaluation import entity_scores
@@ -213,8 +213,8 @@ def prepare(
     )
     single = sum(count for word, count in vocab.word_counts.items() if len(word) == 1)
     tokenization = "char" if single / max(sum(vocab.word_counts.values()), 1) >= 0.9 else "word"
-    if config.bigrams == "on" or (config.bigrams == "auto" and tokenization == "char"):
-        vocab.add_bigrams(s.tokens for s in sentences)
+    if config.bigram_dim > 0 and (config.bigrams == "on" or (config.bigrams == "auto" and tokenization == "char")):
+        vocab.add_bigrams((s.tokens for s in sentences), config.min_freq)
     else:
         config = dataclasses.replace(config, bigram_dim=0)
     pretrained, coverage = None, None
@@ -336,6 +336,7 @@ def train(
     if config.threads:
         torch.set_num_threads(config.threads)
     set_seed(config.seed)
+    owns_world = not joined()  # a caller that set up the process group (train_seeds) also closes it
     world, device = init_world(resolve_device(config.device))
     emit = (callback if world.main else None) or (lambda event, info: None)
     try:
@@ -346,7 +347,8 @@ def train(
         raise NerError(f"a training process failed ({str(e).splitlines()[0][:160]}); "
                        "the last checkpoint resumes with --resume", path=str(output)) from None
     finally:
-        close_world(world)
+        if owns_world:
+            close_world(world)
 
 
 def _train(config: TrainConfig, train_path: str, dev_path: str, output: Path, test_path: str | None, emit: Callback,
@@ -411,6 +413,8 @@ def _train(config: TrainConfig, train_path: str, dev_path: str, output: Path, te
     if world.main:
         output.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(output)
+        if not resume:
+            (output / METRICS).unlink(missing_ok=True)  # a previous run's scores are not this run's
         write_history(output, state.history)
     loaded = LoadedModel(setup.scored, vocab, model_record)
     predictor = Predictor(loaded, config.eval_batch_size)

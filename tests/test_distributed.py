@@ -79,3 +79,18 @@ def test_cuda_training_with_amp_loads_and_predicts_on_cpu(corpus, tmp_path):
     on_cpu = Predictor(load_model(out, device="cpu")).predict(sentences)
     on_gpu = Predictor(load_model(out, device="cuda")).predict(sentences)
     assert [p.tags for p in on_cpu] == [p.tags for p in on_gpu]
+
+
+def test_seeds_under_torchrun_share_one_process_group(corpus, tmp_path):
+    """--seeds trains every seed in the same process group; only rank 0 writes the summary and the kept model."""
+    out = tmp_path / "seeds"
+    command = [arg for arg in torchrun(corpus, out, "--epochs", "1", "--seeds", "1,2")]
+    at = command.index("--seed")
+    del command[at:at + 2]
+    p = subprocess.run(command, capture_output=True, text=True, timeout=600, env=ENV)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.count("mean ± sd") == 1
+    summary = json.loads((out / "seeds.json").read_text())
+    assert [r["seed"] for r in summary["runs"]] == [1, 2]
+    best = out / "seeds" / f"seed-{summary['best_seed']}"
+    assert (out / "model.safetensors").read_bytes() == (best / "model.safetensors").read_bytes()

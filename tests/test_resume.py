@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from ner_bilstm.artifact import load_model
@@ -138,3 +139,33 @@ def test_weight_average_is_what_dev_scores_and_survives_an_interruption(corpus, 
     train(config, str(corpus["train"]), str(corpus["dev"]), out, resume=True)
     expected, got = weights(reference), weights(out)
     assert all(torch.equal(got[k], expected[k]) for k in expected)
+
+
+def test_a_checkpoint_from_before_bigrams_and_averaging_still_resumes(corpus, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from ner_bilstm.config import load_config
+    from ner_bilstm.errors import TrainingInterrupted
+    from ner_bilstm.training import train
+
+    from .conftest import TINY
+
+    config = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5})
+    out = tmp_path / "old"
+    steps = iter(range(1000))
+    try:
+        train(config, str(corpus["train"]), str(corpus["dev"]), out, should_stop=lambda: next(steps) == 7)
+    except TrainingInterrupted:
+        pass
+    path = out / "checkpoint" / "state.safetensors"
+    with safe_open(str(path), "pt") as f:
+        meta = json.loads(f.metadata()["state"])
+    for key in ("bigrams", "bigram_dim", "average"):
+        del meta["identity"]["training"][key]
+    save_file(load_file(str(path)), str(path), metadata={"state": json.dumps(meta)})
+    result = train(config, str(corpus["train"]), str(corpus["dev"]), out, resume=True)
+    assert len(result.history) == 2
+    changed = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "average": 0.5})
+    with pytest.raises(NerError, match="training differ"):
+        train(changed, str(corpus["train"]), str(corpus["dev"]), out, resume=True)

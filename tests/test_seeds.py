@@ -54,7 +54,7 @@ def test_resume_keeps_the_finished_seeds(corpus, tmp_path):
     first = (out / "seeds" / "seed-1" / "model.safetensors").stat().st_mtime_ns
     r = train(corpus, out, "--seeds", "1,2", "--resume")
     assert r.exit_code == 0, r.output
-    assert "seed 1 (1 of 2) (finished before; kept)" in r.output
+    assert "seed 1 (1 of 2) (resumed from its checkpoint)" in r.output
     assert (out / "seeds" / "seed-1" / "model.safetensors").stat().st_mtime_ns == first
     assert [run["seed"] for run in json.loads((out / "seeds.json").read_text())["runs"]] == [1, 2]
 
@@ -64,7 +64,7 @@ def test_parse_seeds(text, seeds):
     assert parse_seeds(text) == seeds
 
 
-@pytest.mark.parametrize("text", ["", "1,1", "a", "1-", "-1", "3,x"])
+@pytest.mark.parametrize("text", ["", "1,1", "a", "1-", "-1", "3,x", "5-1,7"])
 def test_bad_seed_lists_are_refused(text):
     with pytest.raises(NerError):
         parse_seeds(text)
