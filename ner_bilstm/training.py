@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from . import __version__
 from .artifact import (
@@ -251,7 +251,7 @@ def prepare(
     singleton = _singletons(vocab.words.stoi, vocab.word_counts)
     singleton_bigrams = _singletons(vocab.bigrams.stoi, vocab.bigram_counts) if vocab.bigrams is not None else None
     scaler = torch.amp.GradScaler("cuda") if config.amp and device.type == "cuda" else None
-    average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.average)) if config.average else None
+    average = AveragedModel(model, multi_avg_fn=moving_average(config.average)) if config.average else None
     return TrainingSetup(scheme, types, labels, vocab, data, model, make_optimizer(config, model), singleton.to(device), device,
                          config, model, scaler, tokenization, coverage,
                          singleton_bigrams.to(device) if singleton_bigrams is not None else None, average)
@@ -262,6 +262,18 @@ def _singletons(stoi: dict[str, int], counts: dict[str, int]) -> torch.Tensor:
     mask = torch.zeros(len(stoi), dtype=torch.bool)
     mask[[stoi[k] for k, n in counts.items() if n == 1]] = True
     return mask
+
+
+def moving_average(decay: float) -> Callable:
+    """The update of an exponential moving average whose decay warms up as ``(1 + n) / (10 + n)``
+    until it reaches ``decay``: a plain average over the first steps, so the random initial
+    weights do not dominate it for thousands of steps."""
+
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
+        steps = int(n)
+        torch._foreach_lerp_(averaged, current, 1.0 - min(decay, (1 + steps) / (10 + steps)))
+
+    return update
 
 
 def clip_gradients(parameters, max_norm: float) -> float:
