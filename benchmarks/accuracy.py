@@ -32,7 +32,6 @@ from ner_bilstm.seeds import SUMMARY, parse_seeds, train_seeds
 from .common import machine
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 RUNS = ROOT / "runs" / "bench"
 RESULTS = ROOT / "benchmarks" / "results" / "accuracy.json"
 SEEDS = (1, 2, 3)
@@ -84,8 +83,8 @@ ABLATION = [
 ALL = {run.key: run for run in [*ABLATION, *ACCURACY]}  # a shared key keeps its ACCURACY label
 
 
-def train_run(run: Run, seeds: list[int]) -> None:
-    data = DATA / run.corpus
+def train_run(run: Run, seeds: list[int], corpora: Path) -> None:
+    data = corpora / run.corpus
 
     def progress(event: str, info: dict) -> None:
         if event == "seed":
@@ -170,20 +169,21 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=sorted(ALL), help="train only these rows")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     parser.add_argument("--report", action="store_true", help="only write the tables from the finished runs")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="the folder of the corpora")
     args = parser.parse_args()
     try:
         seeds = parse_seeds(args.seeds)
     except NerError as e:
         parser.error(str(e))
     keys = args.only or list(ALL)
-    missing = sorted({ALL[key].corpus for key in keys if not (DATA / ALL[key].corpus / "train.txt").is_file()})
+    missing = sorted({ALL[key].corpus for key in keys if not (args.data / ALL[key].corpus / "train.txt").is_file()})
     if missing and not args.report:
-        print(f"corpora not found in {DATA}: {', '.join(missing)}", file=sys.stderr)
+        print(f"corpora not found in {args.data}: {', '.join(missing)}; pass --data DIR", file=sys.stderr)
         return 2
     started = time.perf_counter()
     if not args.report:
         for key in keys:
-            train_run(ALL[key], seeds)
+            train_run(ALL[key], seeds, args.data)
     runs = {key: r for key in ALL if (r := collect(ALL[key])) is not None}
     results = {"date": date.today().isoformat(), "machine": machine(), "runs": runs,
                "seconds": round(time.perf_counter() - started, 1)}

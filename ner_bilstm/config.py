@@ -56,7 +56,7 @@ class TrainConfig:
     attention: bool = False
     heads: int = 4
     bigrams: str = "auto"  # embeddings of token bigrams; auto: for character-level data (Chinese), where they help
-    bigram_dim: int = 50  # the model's config records 0 when bigrams are off
+    bigram_dim: int = 100  # the model's config records 0 when bigrams are off
     # optimisation
     optimizer: str = "adam"
     lr: float = 0.002

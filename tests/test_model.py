@@ -133,7 +133,7 @@ def test_clip_gradients_scales_only_above_the_limit():
 
 def test_bigrams_follow_the_data_unless_asked(corpus, tmp_path):
     """Word-level data has no bigram embeddings unless --bigrams on; a model without them still loads."""
-    for setting, dim in (("auto", 0), ("on", 50)):
+    for setting, dim in (("auto", 0), ("on", 100)):
         out = tmp_path / setting
         train(load_config(overrides={**TINY, "epochs": 1, "bigrams": setting}), str(corpus["train"]), str(corpus["dev"]), out)
         config = json.loads((out / "config.json").read_text())
