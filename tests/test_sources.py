@@ -176,7 +176,7 @@ def test_chinese_character_model_tags_raw_text_with_exact_offsets(tmp_path):
     # Character-level data gets bigram embeddings (bigrams auto): each character with the next.
     assert config["model"]["bigram_dim"] == 100
     vocab = json.loads((out / "vocab.json").read_text())
-    assert "李 华" in vocab["bigrams"] and "学 " in vocab["bigrams"]
+    assert "李 华" in vocab["bigrams"] and "。 " in vocab["bigrams"]  # the last character pairs with the end
     assert load_model(out).model.bigram_embed.weight.shape == (len(vocab["bigrams"]), 100)
     text = "李华毕业于清华大学，美国国籍。他用Python写代码。"
     r = runner.invoke(app, ["predict", "--model", str(out), "--with-tags"], input=json.dumps({"text": text}) + "\n")
