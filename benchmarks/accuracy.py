@@ -27,7 +27,7 @@ from typing import Any
 
 from ner_bilstm.config import load_config
 from ner_bilstm.errors import NerError
-from ner_bilstm.seeds import SUMMARY, parse_seeds, train_seeds
+from ner_bilstm.seeds import SUMMARY, Spread, parse_seeds, train_seeds
 
 from .common import machine
 
@@ -35,7 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "bench"
 RESULTS = ROOT / "benchmarks" / "results" / "accuracy.json"
 SEEDS = (1, 2, 3)
-CORPORA = {"conll2003": "CoNLL-2003", "wnut17": "WNUT-17", "resume_zh": "Resume (zh, characters)"}
 GLOVE = {"embeddings": "glove-6b-50d"}
 
 
@@ -117,7 +116,7 @@ def collect(run: Run) -> dict[str, Any] | None:
 
 
 def _spread(s: dict[str, float]) -> str:
-    return f"{s['mean']:.2f} ± {s['sd']:.2f}"
+    return str(Spread(**s))
 
 
 def markdown(results: dict[str, Any]) -> str:

@@ -293,14 +293,18 @@ def clip_gradients(parameters, max_norm: float) -> float:
     return norm
 
 
+def _drop_singletons(ids: torch.Tensor, singleton: torch.Tensor, rate: float) -> torch.Tensor:
+    """``ids`` with each entry seen once in training replaced by <unk> (1) at ``rate``."""
+    drop = singleton[ids] & (torch.rand(ids.shape, device=ids.device) < rate)
+    return ids.masked_fill(drop, 1)
+
+
 def train_step(setup: TrainingSetup, batch: Batch, config: TrainConfig) -> float:
     """One optimisation step on ``batch`` (word dropout, loss, backward, clipping, update); returns the loss."""
     if config.word_dropout > 0:
-        drop = setup.singleton[batch.words] & (torch.rand(batch.words.shape, device=setup.device) < config.word_dropout)
-        batch.words = batch.words.masked_fill(drop, 1)
+        batch.words = _drop_singletons(batch.words, setup.singleton, config.word_dropout)
         if setup.singleton_bigrams is not None:
-            drop = setup.singleton_bigrams[batch.bigrams] & (torch.rand(batch.bigrams.shape, device=setup.device) < config.word_dropout)
-            batch.bigrams = batch.bigrams.masked_fill(drop, 1)
+            batch.bigrams = _drop_singletons(batch.bigrams, setup.singleton_bigrams, config.word_dropout)
     amp = config.amp and setup.device.type == "cuda"
     half = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
     with torch.autocast(setup.device.type, dtype=half, enabled=amp):
