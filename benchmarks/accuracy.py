@@ -1,7 +1,7 @@
 """Accuracy benchmark: every score a mean ± sd over seeds, each seed's model selected on dev only.
 
 Two tables: accuracy on the three corpora of ../shared/data, with and without the named vectors
-glove-6b-50d, and an ablation on CoNLL-2003. Each row is one command (printed in the tables):
+glove-6b-50d, and ablations on CoNLL-2003 and Resume. Each row is one command (printed in the tables):
   ner-bilstm train --train DATA/train.txt --dev DATA/dev.txt --test DATA/test.txt \\
       --output runs/bench/KEY --seeds 1,2,3 [OPTIONS]
 Finished seeds are kept in runs/bench/KEY/seeds/, so an interrupted benchmark continues where it
@@ -68,18 +68,25 @@ ACCURACY = [
     Run("wnut17-glove", "wnut17", "WNUT-17", GLOVE),
     Run("resume_zh", "resume_zh", "Resume (zh, characters)"),
 ]
-# CoNLL-2003, one change from the default each (the default and the vectors rows are shared with ACCURACY).
-ABLATION = [
-    Run("conll2003", "conll2003", "default"),
-    Run("conll2003-softmax", "conll2003", "softmax head instead of CRF", {"head": "softmax"}),
-    Run("conll2003-gru", "conll2003", "GRU instead of LSTM", {"rnn": "gru"}),
-    Run("conll2003-attention", "conll2003", "with the attention layer", {"attention": True}),
-    Run("conll2003-charlstm", "conll2003", "char BiLSTM instead of char CNN", {"char": "lstm"}),
-    Run("conll2003-nochar", "conll2003", "no character features", {"char": "none"}),
-    Run("conll2003-nocasing", "conll2003", "no casing feature", {"casing": False}),
-    Run("conll2003-glove", "conll2003", "with glove-6b-50d", GLOVE),
-]
-ALL = {run.key: run for run in [*ABLATION, *ACCURACY]}  # a shared key keeps its ACCURACY label
+# One change from the default per row; each table's first row is its default (shared with ACCURACY).
+ABLATIONS = {
+    "CoNLL-2003": [
+        Run("conll2003", "conll2003", "default"),
+        Run("conll2003-softmax", "conll2003", "softmax head instead of CRF", {"head": "softmax"}),
+        Run("conll2003-gru", "conll2003", "GRU instead of LSTM", {"rnn": "gru"}),
+        Run("conll2003-attention", "conll2003", "with the attention layer", {"attention": True}),
+        Run("conll2003-charlstm", "conll2003", "char BiLSTM instead of char CNN", {"char": "lstm"}),
+        Run("conll2003-nochar", "conll2003", "no character features", {"char": "none"}),
+        Run("conll2003-nocasing", "conll2003", "no casing feature", {"casing": False}),
+        Run("conll2003-glove", "conll2003", "with glove-6b-50d", GLOVE),
+    ],
+    # Bigrams are the one ingredient of the default that only character-level data turns on.
+    "Resume (zh, characters)": [
+        Run("resume_zh", "resume_zh", "default (bigrams on: auto for character-level data)"),
+        Run("resume_zh-nobigrams", "resume_zh", "no bigram embeddings", {"bigrams": "off"}),
+    ],
+}
+ALL = {run.key: run for run in [*(r for rows in ABLATIONS.values() for r in rows), *ACCURACY]}  # a shared key keeps its ACCURACY label
 
 
 def train_run(run: Run, seeds: list[int], corpora: Path) -> None:
@@ -135,17 +142,18 @@ def markdown(results: dict[str, Any]) -> str:
         out.append(f"| {run.label} | {run.options.get('embeddings', 'none')} | {_spread(s['dev'])} | **{_spread(s['test'])}** | "
                    f"{s['test']['min']:.2f}–{s['test']['max']:.2f} | {epochs:.0f} ({best:.0f}) | {wall:.1f} min | "
                    f"{r['sentences_per_second']:,} sentences/s |")
-    out += ["", "Ablation on CoNLL-2003 (one change from the default per row):", "",
-            "| configuration | dev F1 | test F1 | test Δ vs default | wall time per seed |", "|---|---|---|---|---|"]
-    base = rows.get("conll2003")
-    for run in ABLATION:
-        r = rows.get(run.key)
-        if r is None:
-            continue
-        s = r["summary"]
-        delta = f"{s['test']['mean'] - base['summary']['test']['mean']:+.2f}" if base and run.key != "conll2003" else ""
-        wall = sum(r["seconds_per_seed"]) / len(r["seconds_per_seed"]) / 60
-        out.append(f"| {run.label} | {_spread(s['dev'])} | {_spread(s['test'])} | {delta} | {wall:.1f} min |")
+    for corpus, ablation in ABLATIONS.items():
+        out += ["", f"Ablation on {corpus} (one change from the default per row):", "",
+                "| configuration | dev F1 | test F1 | test Δ vs default | wall time per seed |", "|---|---|---|---|---|"]
+        base = rows.get(ablation[0].key)
+        for run in ablation:
+            r = rows.get(run.key)
+            if r is None:
+                continue
+            s = r["summary"]
+            delta = f"{s['test']['mean'] - base['summary']['test']['mean']:+.2f}" if base and run is not ablation[0] else ""
+            wall = sum(r["seconds_per_seed"]) / len(r["seconds_per_seed"]) / 60
+            out.append(f"| {run.label} | {_spread(s['dev'])} | {_spread(s['test'])} | {delta} | {wall:.1f} min |")
     out += ["", "Commands (each trains seeds 1, 2 and 3; `runs/bench/KEY/seeds.json` holds every seed's scores):", "", "```sh"]
     out += [r["command"] for key, r in rows.items()]
     m = results["machine"]
