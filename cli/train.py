@@ -223,19 +223,19 @@ def train(
 ) -> None:
     """Train a tagger and write its model directory. Ctrl-C or SIGTERM stops at the next step
     with a checkpoint (exit 130); --resume continues it."""
-    if nproc > 1 and "WORLD_SIZE" not in os.environ:
-        raise typer.Exit(launch_distributed(nproc))
-    options = dict(locals())
-    for key in ("train", "dev", "output", "test", "config", "resume", "nproc", "seeds"):
-        options.pop(key)
-    cfg = load_config(config, options)
-    if seeds is not None:
+    if seeds is not None:  # before the launch, so that one process, not every one, reports the mistake
         if seed is not None:
             raise typer.BadParameter("give --seed or --seeds, not both", param_hint="--seeds")
         try:
             seed_list = parse_seeds(seeds)
         except NerError as e:
             raise typer.BadParameter(str(e), param_hint="--seeds") from None
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        raise typer.Exit(launch_distributed(nproc))
+    options = dict(locals())
+    for key in ("train", "dev", "output", "test", "config", "resume", "nproc", "seeds", "seed_list"):
+        options.pop(key, None)
+    cfg = load_config(config, options)
     view = SeedsView() if seeds is not None else TrainView()
     stop = StopRequest()
     try:
