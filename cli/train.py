@@ -109,10 +109,11 @@ class TrainView:
 
     def __call__(self, event: str, info: dict) -> None:
         if event == "data":
+            bigrams = f", {info['bigrams']:,} bigrams ({info['bigram_dim']}-d)" if info["bigram_dim"] else ", no bigrams"
             console.print(
                 f"train {info['train']:,} sentences ({info['tokens']:,} tokens), dev {info['dev']:,}, test {info['test']:,}; "
                 f"scheme {info['scheme'].upper()}; types {', '.join(info['types'])}; "
-                f"{info['words']:,} words, {info['chars']:,} chars; {info['tokenization']} tokens; device {info['device']}"
+                f"{info['words']:,} words, {info['chars']:,} chars{bigrams}; {info['tokenization']} tokens; device {info['device']}"
             )
             for role, counts in info["unseen"].items():
                 listed = ", ".join(f"{label} {n}" for label, n in counts.items())

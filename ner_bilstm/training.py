@@ -400,7 +400,8 @@ def _train(config: TrainConfig, train_path: str, dev_path: str, output: Path, te
     emit("data", {
         "train": len(setup.data), "dev": len(dev_sents), "test": len(test_sents) if test_sents else 0,
         "tokens": sum(train_data.lengths), "scheme": scheme, "types": types, "words": len(vocab.words),
-        "chars": len(vocab.chars), "device": str(device), "tokenization": setup.tokenization,
+        "chars": len(vocab.chars), "bigrams": vocab.num_bigrams, "bigram_dim": config.bigram_dim,
+        "device": str(device), "tokenization": setup.tokenization,
         "embeddings": setup.embedding_coverage, "unseen": {k: v for k, v in unseen.items() if v},
     })
 
