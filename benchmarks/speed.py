@@ -80,6 +80,7 @@ def run(data: Path, rounds: int = 5) -> dict:
     train = list(read_source(str(data / "train.txt")))
     test = list(read_source(str(data / "test.txt")))
     setup = prepare(config, train, torch.device("cpu"))
+    config = setup.config  # the effective options (bigrams off for word-level data), which the saved model must record
     batches = length_batches(setup.data.lengths, config.batch_size, torch.Generator().manual_seed(0))
     width = config.word_dim + config.char_filters + (config.casing_dim if config.casing else 0)
 

@@ -109,10 +109,11 @@ class TrainView:
 
     def __call__(self, event: str, info: dict) -> None:
         if event == "data":
+            bigrams = f", {info['bigrams']:,} bigrams ({info['bigram_dim']}-d)" if info["bigram_dim"] else ", no bigrams"
             console.print(
                 f"train {info['train']:,} sentences ({info['tokens']:,} tokens), dev {info['dev']:,}, test {info['test']:,}; "
                 f"scheme {info['scheme'].upper()}; types {', '.join(info['types'])}; "
-                f"{info['words']:,} words, {info['chars']:,} chars; {info['tokenization']} tokens; device {info['device']}"
+                f"{info['words']:,} words, {info['chars']:,} chars{bigrams}; {info['tokenization']} tokens; device {info['device']}"
             )
             for role, counts in info["unseen"].items():
                 listed = ", ".join(f"{label} {n}" for label, n in counts.items())
@@ -223,19 +224,19 @@ def train(
 ) -> None:
     """Train a tagger and write its model directory. Ctrl-C or SIGTERM stops at the next step
     with a checkpoint (exit 130); --resume continues it."""
-    if nproc > 1 and "WORLD_SIZE" not in os.environ:
-        raise typer.Exit(launch_distributed(nproc))
-    options = dict(locals())
-    for key in ("train", "dev", "output", "test", "config", "resume", "nproc", "seeds"):
-        options.pop(key)
-    cfg = load_config(config, options)
-    if seeds is not None:
+    if seeds is not None:  # before the launch, so that one process, not every one, reports the mistake
         if seed is not None:
             raise typer.BadParameter("give --seed or --seeds, not both", param_hint="--seeds")
         try:
             seed_list = parse_seeds(seeds)
         except NerError as e:
             raise typer.BadParameter(str(e), param_hint="--seeds") from None
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        raise typer.Exit(launch_distributed(nproc))
+    options = dict(locals())
+    for key in ("train", "dev", "output", "test", "config", "resume", "nproc", "seeds", "seed_list"):
+        options.pop(key, None)
+    cfg = load_config(config, options)
     view = SeedsView() if seeds is not None else TrainView()
     stop = StopRequest()
     try:

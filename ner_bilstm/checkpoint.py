@@ -35,6 +35,7 @@ class LoopState:
     sentences: int = 0
     tokens: int = 0
     train_seconds: float = 0.0
+    wall_seconds: float = 0.0  # wall time of the run up to this state, across resumes
     best_f1: float = -1.0
     best_epoch: int = 0
     best_dev: dict = field(default_factory=dict)
@@ -106,9 +107,9 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
     old = meta["identity"]
     if isinstance(old.get("training"), dict):  # options added since that checkpoint, at the values that reproduce it
         old["training"] = {**LEGACY_TRAINING, "bigrams": identity.get("training", {}).get("bigrams"), **old["training"]}
-    changed = sorted(k for k in set(identity) | set(old) if identity.get(k) != old.get(k))
+    changed = _differences(old, identity)
     if changed:
-        raise NerError(f"cannot resume: {', '.join(changed)} differ from the interrupted run", path=str(path))
+        raise NerError(f"cannot resume: {'; '.join(changed)} differ from the interrupted run", path=str(path))
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     if average is not None:
         average.load_state_dict({k[len("average."):]: v for k, v in tensors.items() if k.startswith("average.")})
@@ -127,3 +128,17 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
     name, keys, pos, has_gauss, cached = meta["numpy_random"]
     np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
     return LoopState(**meta["loop"]), tensors["rng.epoch_generator"]
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between two identities: each training option by name with both values, else the part's name."""
+    out = []
+    for part in sorted(set(old) | set(new)):
+        a, b = old.get(part), new.get(part)
+        if a == b:
+            continue
+        if part == "training" and isinstance(a, dict) and isinstance(b, dict):
+            out += [f"{k} ({a.get(k)!r} then, {b.get(k)!r} now)" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        else:
+            out.append(part)
+    return out

@@ -28,6 +28,8 @@ MODEL_KEYS = (
     "casing", "casing_dim", "dropout", "attention", "heads", "bigram_dim",
 )
 
+MAX_SEED = 2**32 - 1  # numpy's seeds stop there
+
 # Upper bounds far past any useful tagger. They stop a typo (--hidden 100000000) or a crafted
 # model directory from reaching the allocator.
 LIMITS = {
@@ -116,6 +118,8 @@ class TrainConfig:
                 raise NerError(f"{key} must be in [0, 1), not {getattr(self, key)}", path=source)
         if self.bigram_dim < 0 or (self.bigrams == "on" and self.bigram_dim == 0):
             raise NerError(f"bigram_dim must be at least 1 with bigrams on (0 turns them off), not {self.bigram_dim}", path=source)
+        if not 0 <= self.seed <= MAX_SEED:
+            raise NerError(f"seed must be from 0 to {MAX_SEED:,}, not {self.seed:,}", path=source)
         if self.lr <= 0:
             raise NerError(f"lr must be positive, not {self.lr}", path=source)
         if self.attention and (2 * self.hidden) % self.heads:

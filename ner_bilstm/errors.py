@@ -17,3 +17,8 @@ class NerError(Exception):
 
 class TrainingInterrupted(NerError):
     """Training stopped on request (SIGINT/SIGTERM) after writing a checkpoint; exit code 130."""
+
+
+def first_line(error: BaseException, limit: int = 160) -> str:
+    """The first line of an exception's message (its type's name when the message is empty), cut to ``limit``."""
+    return (str(error).splitlines() or [type(error).__name__])[0][:limit]

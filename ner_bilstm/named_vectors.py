@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .embeddings import Embeddings, wanted_keys
-from .errors import NerError
+from .errors import NerError, first_line
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ def _root(source: NamedVectors) -> tuple[Path, str]:
         module = importlib.import_module(source.module)
     except ImportError:
         raise NerError(f"the vectors {source.name} are not installed: {install}") from None
+    except Exception as e:  # a broken installation: whatever its import raises, one line
+        raise NerError(f"the package {source.module} fails to import ({first_line(e)}); reinstall it: {install}") from None
     root = getattr(module, "ROOT", None)
     if not isinstance(root, str | Path):
         raise NerError(f"the package {source.module} has no ROOT folder; reinstall it: {install}")
@@ -69,7 +71,7 @@ def _index(path: Path, column: str):
     except FileNotFoundError:
         raise NerError("missing word index; reinstall the vectors package", path=str(path)) from None
     except (OSError, KeyError, ValueError) as e:  # pyarrow's errors derive from these
-        raise NerError(f"cannot read the word index ({str(e).splitlines()[0][:120]})", path=str(path)) from None
+        raise NerError(f"cannot read the word index ({first_line(e)})", path=str(path)) from None
     if not (pa.types.is_string(words.type) or pa.types.is_large_string(words.type)):
         raise NerError(f"the column {column!r} must hold strings, not {words.type}", path=str(path))
     return words

@@ -18,7 +18,7 @@ from typing import Any
 
 from .artifact import CONFIG, HISTORY, METRICS, VOCAB, WEIGHTS, atomic_write, write_json
 from .checkpoint import checkpoint_path
-from .config import TrainConfig
+from .config import MAX_SEED, TrainConfig
 from .distributed import close_world, init_world
 from .errors import NerError
 from .training import Callback, TrainResult, resolve_device, train
@@ -75,8 +75,11 @@ class SeedSummary:
         return dataclasses.asdict(self)
 
 
+MAX_SEEDS = 1000
+
+
 def parse_seeds(text: str) -> list[int]:
-    """``"1,2,3"`` or ``"1-3"`` -> ``[1, 2, 3]``; seeds must be distinct non-negative integers."""
+    """``"1,2,3"`` or ``"1-3"`` -> ``[1, 2, 3]``; seeds must be distinct integers in [0, 2**32)."""
     seeds: list[int] = []
     for part in text.split(","):
         part = part.strip()
@@ -87,9 +90,11 @@ def parse_seeds(text: str) -> list[int]:
             raise NerError(f"--seeds takes integers like 1,2,3 or 1-5, not {text!r}") from None
         if last < first:
             raise NerError(f"--seeds: the range {part!r} runs backwards")
+        if len(seeds) + last - first >= MAX_SEEDS:  # checked before the list is built: 0-1000000000 must not hang
+            raise NerError(f"--seeds: at most {MAX_SEEDS:,} seeds, not {text!r}")
         seeds.extend(range(first, last + 1))
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise NerError(f"--seeds must list distinct non-negative integers, not {text!r}")
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0 or max(seeds) > MAX_SEED:
+        raise NerError(f"--seeds must list distinct integers from 0 to {MAX_SEED:,}, not {text!r}")
     return seeds
 
 
@@ -136,6 +141,8 @@ def train_seeds(
     output = Path(output)
     emit = callback or (lambda event, info: None)
     world, _ = init_world(resolve_device(config.device))  # one process group for all the seeds
+    if world.main and not resume:
+        (output / SUMMARY).unlink(missing_ok=True)  # an earlier run's summary describes seeds this run overwrites
     try:
         runs = []
         for i, seed in enumerate(seeds):
@@ -152,7 +159,9 @@ def train_seeds(
         return None
     summary = summarise(runs)
     best = output / "seeds" / f"seed-{summary.best_seed}"
-    (output / WEIGHTS).unlink(missing_ok=True)  # until the copy ends, no weights: never one seed's JSON with another's weights
+    # Until the copy ends there are no weights and no summary: never one seed's files beside another's.
+    (output / WEIGHTS).unlink(missing_ok=True)
+    (output / SUMMARY).unlink(missing_ok=True)
     for name in MODEL_FILES:
         if (best / name).is_file():
             atomic_write(output / name, lambda tmp, src=best / name: shutil.copyfile(src, tmp))

@@ -35,7 +35,7 @@ from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .distributed import World, close_world, init_world, joined
 from .embeddings import load_embeddings
-from .errors import NerError, TrainingInterrupted
+from .errors import NerError, TrainingInterrupted, first_line
 from .evaluation import entity_scores
 from .inference import Predictor
 from .io import is_hf_source, read_source
@@ -266,8 +266,8 @@ def _singletons(stoi: dict[str, int], counts: dict[str, int]) -> torch.Tensor:
 
 def moving_average(decay: float) -> Callable:
     """The update of an exponential moving average whose decay warms up as ``(1 + n) / (10 + n)``
-    until it reaches ``decay``: a plain average over the first steps, so the random initial
-    weights do not dominate it for thousands of steps."""
+    until it reaches ``decay``: early steps forget fast, so the random initial weights do not
+    dominate the average for thousands of steps."""
 
     def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
         steps = int(n)
@@ -360,7 +360,7 @@ def train(
     except RuntimeError as e:
         if not world.distributed:
             raise
-        raise NerError(f"a training process failed ({str(e).splitlines()[0][:160]}); "
+        raise NerError(f"a training process failed ({first_line(e)}); "
                        "the last checkpoint resumes with --resume", path=str(output)) from None
     finally:
         if owns_world:
@@ -400,7 +400,8 @@ def _train(config: TrainConfig, train_path: str, dev_path: str, output: Path, te
     emit("data", {
         "train": len(setup.data), "dev": len(dev_sents), "test": len(test_sents) if test_sents else 0,
         "tokens": sum(train_data.lengths), "scheme": scheme, "types": types, "words": len(vocab.words),
-        "chars": len(vocab.chars), "device": str(device), "tokenization": setup.tokenization,
+        "chars": len(vocab.chars), "bigrams": vocab.num_bigrams, "bigram_dim": config.bigram_dim,
+        "device": str(device), "tokenization": setup.tokenization,
         "embeddings": setup.embedding_coverage, "unseen": {k: v for k, v in unseen.items() if v},
     })
 
@@ -426,6 +427,10 @@ def _train(config: TrainConfig, train_path: str, dev_path: str, output: Path, te
         state, generator_state = load_checkpoint(output, model, optimizer, identity, world.rank, setup.average)
         generator.set_state(generator_state)
         emit("resume", {"epoch": state.epoch, "position": state.position, "finished": state.finished})
+    earlier = state.wall_seconds  # what the interrupted runs had spent, up to their last checkpoint
+
+    def elapsed() -> float:
+        return earlier + time.perf_counter() - started
     if world.main:
         output.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(output)
@@ -436,6 +441,7 @@ def _train(config: TrainConfig, train_path: str, dev_path: str, output: Path, te
     predictor = Predictor(loaded, config.eval_batch_size)
 
     def checkpoint(epoch_start_generator: torch.Tensor) -> None:
+        state.wall_seconds = round(elapsed(), 3)
         rank_rng = world.gather(torch.get_rng_state()) if world.distributed else None
         if world.main:
             save_checkpoint(output, model, optimizer, state, epoch_start_generator, identity, rank_rng, setup.average)
@@ -505,7 +511,7 @@ def _train(config: TrainConfig, train_path: str, dev_path: str, output: Path, te
     best_epoch, best_dev = state.best_epoch, state.best_dev
     world.barrier()
     if not world.main:
-        return TrainResult(output, best_epoch, best_dev, None, history, round(time.perf_counter() - started, 1), main=False)
+        return TrainResult(output, best_epoch, best_dev, None, history, round(elapsed(), 1), main=False)
 
     best = load_model(output, device=str(device))
     test_scores = None
@@ -513,7 +519,7 @@ def _train(config: TrainConfig, train_path: str, dev_path: str, output: Path, te
         test_pred = Predictor(best, config.eval_batch_size).predict(test_sents)
         test_scores = entity_scores([s.tags for s in test_sents], [p.spans for p in test_pred])
         emit("test", {"scores": test_scores})
-    seconds = round(time.perf_counter() - started, 1)
+    seconds = round(elapsed(), 1)
     write_json(output / METRICS, {
         "best_epoch": best_epoch, "epochs_run": len(history), "dev": best_dev, "test": test_scores, "seconds": seconds,
     })

@@ -135,8 +135,11 @@ def test_bigrams_follow_the_data_unless_asked(corpus, tmp_path):
     """Word-level data has no bigram embeddings unless --bigrams on; a model without them still loads."""
     for setting, dim in (("auto", 0), ("on", 100)):
         out = tmp_path / setting
-        train(load_config(overrides={**TINY, "epochs": 1, "bigrams": setting}), str(corpus["train"]), str(corpus["dev"]), out)
+        events: dict = {}
+        train(load_config(overrides={**TINY, "epochs": 1, "bigrams": setting}), str(corpus["train"]), str(corpus["dev"]), out,
+              callback=lambda event, info, seen=events: seen.setdefault(event, info))
         config = json.loads((out / "config.json").read_text())
         assert config["model"]["bigram_dim"] == dim
+        assert events["data"]["bigram_dim"] == dim and (events["data"]["bigrams"] > 2) == bool(dim)  # reported as trained
         assert ("bigrams" in json.loads((out / "vocab.json").read_text())) == bool(dim)
         assert (load_model(out).model.bigram_embed is not None) == bool(dim)

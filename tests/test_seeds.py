@@ -2,14 +2,16 @@
 
 import json
 import statistics
+import time
 
 import pytest
 from ner_bilstm_cli.main import app
 from typer.testing import CliRunner
 
 from ner_bilstm.artifact import load_model
+from ner_bilstm.config import MAX_SEED, load_config
 from ner_bilstm.errors import NerError
-from ner_bilstm.seeds import parse_seeds
+from ner_bilstm.seeds import MAX_SEEDS, parse_seeds, train_seeds
 
 from .conftest import TINY
 
@@ -52,11 +54,24 @@ def test_resume_keeps_the_finished_seeds(corpus, tmp_path):
     out = tmp_path / "m"
     assert train(corpus, out, "--seeds", "1").exit_code == 0
     first = (out / "seeds" / "seed-1" / "model.safetensors").stat().st_mtime_ns
+    trained = json.loads((out / "seeds.json").read_text())["runs"][0]["seconds"]
+    time.sleep(0.2)  # a resume that restarted the clock would report less than the training took
     r = train(corpus, out, "--seeds", "1,2", "--resume")
     assert r.exit_code == 0, r.output
     assert "seed 1 (1 of 2) (resumed from its checkpoint)" in r.output
     assert (out / "seeds" / "seed-1" / "model.safetensors").stat().st_mtime_ns == first
-    assert [run["seed"] for run in json.loads((out / "seeds.json").read_text())["runs"]] == [1, 2]
+    runs = json.loads((out / "seeds.json").read_text())["runs"]
+    assert [run["seed"] for run in runs] == [1, 2]
+    assert runs[0]["seconds"] >= trained - 0.2  # the training's wall time, kept across the resume (less the test scoring)
+
+
+def test_a_fresh_run_removes_the_old_summary(corpus, tmp_path):
+    out = tmp_path / "m"
+    assert train(corpus, out, "--seeds", "1").exit_code == 0
+    config = load_config(overrides={**TINY, "epochs": 2})
+    with pytest.raises(NerError):  # fails inside the first seed, after the old seed-1 would have been overwritten
+        train_seeds(config, [1], str(corpus["train"]), str(tmp_path / "missing.txt"), out)
+    assert not (out / "seeds.json").exists()
 
 
 @pytest.mark.parametrize("text, seeds", [("1,2,3", [1, 2, 3]), ("1-3", [1, 2, 3]), (" 7 , 2-3", [7, 2, 3]), ("0", [0])])
@@ -64,10 +79,12 @@ def test_parse_seeds(text, seeds):
     assert parse_seeds(text) == seeds
 
 
-@pytest.mark.parametrize("text", ["", "1,1", "a", "1-", "-1", "3,x", "5-1,7"])
+@pytest.mark.parametrize("text", ["", "1,1", "a", "1-", "-1", "3,x", "5-1,7", "0-1000000000", f"1-{MAX_SEEDS + 1}", str(MAX_SEED + 1)])
 def test_bad_seed_lists_are_refused(text):
     with pytest.raises(NerError):
         parse_seeds(text)
+    assert len(parse_seeds(f"0-{MAX_SEEDS - 1}")) == MAX_SEEDS
+    assert parse_seeds(str(MAX_SEED)) == [MAX_SEED]
 
 
 def test_seed_and_seeds_together_is_a_usage_error(corpus, tmp_path):

@@ -130,3 +130,11 @@ def test_text_vectors_are_parsed_from_the_right(tmp_path):
 def test_an_unknown_name_that_is_no_file_lists_the_names(tmp_path):
     with pytest.raises(NerError, match=r"glove-6b-100d: no such embeddings file \(named vectors: glove-6b-50d\)"):
         load_embeddings("glove-6b-100d", ["the"])
+
+
+def test_a_package_that_fails_to_import_is_one_line(installed, tmp_path):
+    installed()
+    init = tmp_path / "site" / GLOVE.module / "__init__.py"
+    init.write_text("raise RuntimeError('')\n")  # an empty message too must give a readable line
+    with pytest.raises(NerError, match="fails to import \\(RuntimeError\\); reinstall it"):
+        load_embeddings("glove-6b-50d", ["the"])

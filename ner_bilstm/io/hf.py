@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import NerError
+from ..errors import NerError, first_line
 from ..schemes import check_tag
 from ..sentence import Sentence
 
@@ -57,7 +57,7 @@ def load_hf(source: str, split: str | None = None) -> Any:
                     raise NerError(f"{e} (choose one with --split)", path=source) from None
                 raise NerError(f"cannot load this dataset: {e}; {HUB_HINT}", path=source) from None
             except Exception as e:  # network, missing repo, scripts: datasets raises many types
-                raise NerError(f"cannot load this dataset ({type(e).__name__}: {str(e).splitlines()[0][:200]}); {HUB_HINT}",
+                raise NerError(f"cannot load this dataset ({type(e).__name__}: {first_line(e, 200)}); {HUB_HINT}",
                                path=source) from None
         path = Path(source)
         if path.is_dir() and ((path / "dataset_dict.json").exists() or (path / "state.json").exists()):
@@ -72,7 +72,7 @@ def load_hf(source: str, split: str | None = None) -> Any:
     except NerError:
         raise
     except Exception as e:
-        raise NerError(f"cannot read this dataset ({type(e).__name__}: {str(e).splitlines()[0][:200]})", path=source) from None
+        raise NerError(f"cannot read this dataset ({type(e).__name__}: {first_line(e, 200)})", path=source) from None
 
 
 def tag_names(dataset: Any, column: str) -> list[str] | None:
