@@ -15,9 +15,12 @@ import torch
 from ner_bilstm.artifact import save_model
 from ner_bilstm.batching import EncodedCorpus, length_batches
 from ner_bilstm.config import TrainConfig
+from ner_bilstm.corpora import LoadedSentences
 from ner_bilstm.io import read_source
+from ner_bilstm.optimization import train_step
 from ner_bilstm.schemes import tags_to_spans
-from ner_bilstm.training import prepare, set_seed, train_step
+from ner_bilstm.setup import prepare
+from ner_bilstm.training import set_seed
 
 from .common import interleaved
 
@@ -79,7 +82,7 @@ def run(data: Path, rounds: int = 5) -> dict:
     set_seed(config.seed)
     train = list(read_source(str(data / "train.txt")))
     test = list(read_source(str(data / "test.txt")))
-    setup = prepare(config, train, torch.device("cpu"))
+    setup = prepare(config, LoadedSentences(train), torch.device("cpu"))
     config = setup.config  # the effective options (bigrams off for word-level data), which the saved model must record
     batches = length_batches(setup.data.lengths, config.batch_size, torch.Generator().manual_seed(0))
     width = config.word_dim + config.char_filters + (config.casing_dim if config.casing else 0)
@@ -152,9 +155,7 @@ def run(data: Path, rounds: int = 5) -> dict:
     # Inference: the model alone on pre-tensorised test batches, and end to end through the CLI.
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "model"
-        record = {"model": config.model_config(), "training": config.to_dict(), "labels": setup.labels,
-                  "entity_types": setup.types, "input_scheme": setup.scheme, "train_scheme": config.train_scheme}
-        save_model(model_dir, setup.model, setup.vocab, record)
+        save_model(model_dir, setup.model, setup.vocab, setup.record())
         test_data = EncodedCorpus(test, setup.vocab, max_word_chars=config.max_word_chars)
         test_batches = [test_data.batch(i) for i in length_batches(test_data.lengths, 256)]
         test_tokens = sum(test_data.lengths)

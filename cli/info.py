@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ner_bilstm.errors import NerError
 
+from . import options
 from .render import console
 
 
@@ -17,12 +18,12 @@ def info(
     source: str | None = typer.Argument(None, help="A data source to describe (CoNLL, .jsonl, datasets source)."),
     model: Path | None = typer.Option(None, "--model", "-m", help="A model directory to describe."),
     format: str = typer.Option("table", "--format", help="table | json"),
-    split: str | None = typer.Option(None, help="Split of a datasets source."),
-    tokens_field: str = typer.Option("tokens", help="Tokens column of a datasets source."),
-    tags_field: str = typer.Option("ner_tags", help="Tags column of a datasets source."),
-    token_col: int = typer.Option(0, help="CoNLL token column."),
-    tag_col: int = typer.Option(-1, help="CoNLL tag column."),
-    encoding: str = typer.Option("utf-8", help="Text encoding."),
+    split: str | None = options.SPLIT,
+    tokens_field: str = options.TOKENS_FIELD,
+    tags_field: str = options.TAGS_FIELD,
+    token_col: int = options.TOKEN_COL,
+    tag_col: int = options.TAG_COL,
+    encoding: str = options.ENCODING,
 ) -> None:
     """Describe a data source (sizes, entities, scheme, invalid tags) or a model directory (--model)."""
     if format not in ("table", "json"):
@@ -35,8 +36,8 @@ def info(
     from ner_bilstm.io import read_source
     from ner_bilstm.statistics import source_statistics
 
-    stats = source_statistics(read_source(source, token_col=token_col, tag_col=tag_col, encoding=encoding, require_tags=False,
-                                          split=split, tokens_field=tokens_field, tags_field=tags_field))
+    reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field)
+    stats = source_statistics(read_source(source, reader, require_tags=False))
     if format == "json":
         print(json.dumps(stats, indent=2, ensure_ascii=False))
         return
@@ -56,42 +57,32 @@ def info(
 
 
 def _model_info(model: Path, format: str) -> None:
-    from ner_bilstm.artifact import load_model, read_scores
+    from ner_bilstm.artifact import describe_model
 
-    loaded = load_model(model)
-    c = loaded.config
-    params = sum(p.numel() for p in loaded.model.parameters())
-    best_dev_f1, test_f1 = read_scores(model)
-    summary = {
-        "model": c["model"], "parameters": params, "labels": loaded.vocab.labels.itos,
-        "input_scheme": c["input_scheme"], "train_scheme": c["train_scheme"], "tokenization": c.get("tokenization", "word"),
-        "words": len(loaded.vocab.words), "chars": len(loaded.vocab.chars), "embeddings": c.get("embeddings"),
-        "data": c.get("data", {}), "versions": c.get("versions", {}),
-        "best_dev_f1": best_dev_f1, "test_f1": test_f1,
-    }
+    described = describe_model(model)
     if format == "json":
-        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        print(json.dumps(described.to_dict(), indent=2, ensure_ascii=False))
         return
+    r, m = described.record, described.record.model
     table = Table(title=str(model), show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    m = c["model"]
-    table.add_row("architecture", f"{m['char']} chars + {m['word_dim']}-d words{' + casing' if m['casing'] else ''} -> "
-                  f"{m['layers']}x Bi{m['rnn'].upper()} {m['hidden']}{' + attention' if m['attention'] else ''} -> {m['head']}")
-    table.add_row("parameters", f"{params:,}")
-    table.add_row("vocabulary", f"{summary['words']:,} words, {summary['chars']:,} chars; {summary['tokenization']} tokens")
-    if summary["embeddings"]:
-        e = summary["embeddings"]
-        named = f"{e['name']} {e.get('version', '')}, " if e.get("name") else ""
-        table.add_row("embeddings", f"{named}{e['dim']}-d, {e['words']:,} words found, {100 * e['tokens']:.1f}% of training tokens")
-    table.add_row("labels", " ".join(summary["labels"]))
-    table.add_row("schemes", f"input {summary['input_scheme'].upper()}, internal {summary['train_scheme'].upper()}")
-    for role, fp in summary["data"].items():
+    table.add_row("architecture", f"{m.char} chars + {m.word_dim}-d words{' + casing' if m.casing else ''} -> "
+                  f"{m.layers}x Bi{m.rnn.upper()} {m.hidden}{' + attention' if m.attention else ''} -> {m.head}")
+    table.add_row("parameters", f"{described.parameters:,}")
+    table.add_row("vocabulary", f"{described.words:,} words, {described.chars:,} chars; {r.tokenization} tokens")
+    if r.embeddings:
+        e = r.embeddings
+        named = f"{e.name} {e.version or ''}, " if e.name else ""
+        table.add_row("embeddings", f"{named}{e.dim}-d, {e.words:,} words found, {100 * e.tokens:.1f}% of training tokens")
+    table.add_row("labels", " ".join(described.labels))
+    table.add_row("schemes", f"input {r.input_scheme.upper()}, internal {r.train_scheme.upper()}")
+    for role, fp in r.data.items():
         ident = f"sha256 {fp['sha256'][:12]}" if "sha256" in fp else f"split {fp.get('split')}, {fp.get('rows')} rows"
         table.add_row(f"{role} data", f"{fp['path']} ({ident})")
-    if summary["best_dev_f1"] is not None:
-        table.add_row("dev F1", f"{summary['best_dev_f1']:.2f}")
-    if summary["test_f1"] is not None:
-        table.add_row("test F1", f"{summary['test_f1']:.2f}")
-    table.add_row("versions", ", ".join(f"{k} {v}" for k, v in summary["versions"].items()))
+    if described.best_dev_f1 is not None:
+        table.add_row("dev F1", f"{described.best_dev_f1:.2f}")
+    if described.test_f1 is not None:
+        table.add_row("test F1", f"{described.test_f1:.2f}")
+    table.add_row("versions", ", ".join(f"{k} {v}" for k, v in r.versions.items()))
     console.print(table)

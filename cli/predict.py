@@ -15,6 +15,7 @@ from ner_bilstm.inference import Predictor, entity_types
 from ner_bilstm.io.files import output_stream
 from ner_bilstm.tagging import Document, conll_lines, display_spans, read_documents, record_line, tag_documents
 
+from . import options
 from .render import console, err_console, label_styles
 
 OUTPUT_FORMATS = ("jsonl", "conll", "pretty")
@@ -59,8 +60,8 @@ def predict(
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad input line (exit 1) instead of writing an error record."),
     batch_size: int = typer.Option(256, help="Sentences per batch."),
     threads: int = typer.Option(0, help="CPU threads for torch (0 = its default)."),
-    split: str | None = typer.Option(None, help="Split of a datasets source."),
-    tokens_field: str = typer.Option("tokens", help="Tokens column of a datasets source."),
+    split: str | None = options.SPLIT,
+    tokens_field: str = options.TOKENS_FIELD,
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Report throughput on stderr."),
 ) -> None:
@@ -79,7 +80,7 @@ def predict(
     loaded = load_model(model)
     predictor = Predictor(loaded, batch_size, nbest=nbest, min_score=min_score)
     styles = label_styles(entity_types(loaded.vocab.labels.itos))
-    tokenization = loaded.config.get("tokenization", "word")
+    reader = options.reader(encoding=encoding, split=split, tokens_field=tokens_field)
     paths = files or ["-"]
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -88,7 +89,7 @@ def predict(
     started, counts = time.perf_counter(), [0, 0]
 
     def tag_into(out, path: str) -> None:
-        documents = read_documents(path, input_format, encoding, tokenization, split, tokens_field)
+        documents = read_documents(path, input_format, reader, loaded.record.tokenization)
         for window in tag_documents(predictor, documents, window=batch_size * 16):
             for doc in window:
                 if doc.error is not None and (strict or fmt == "conll"):

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from ner_bilstm.config import load_config
 from ner_bilstm.errors import NerError
+from ner_bilstm.events import BatchDone, DataLoaded, EpochEnded, EpochStarted, Event, Resumed, SeedStarted, Tested
 from ner_bilstm.seeds import parse_seeds, train_seeds
 from ner_bilstm.training import train as run_training
 
@@ -76,14 +77,14 @@ class SeedsView:
     def __init__(self) -> None:
         self.view = TrainView()
 
-    def __call__(self, event: str, info: dict) -> None:
-        if event == "seed":
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, SeedStarted):
             self.view.close()
             self.view = TrainView()
-            state = " (resumed from its checkpoint)" if info["resume"] else ""
-            console.print(f"seed {info['seed']} ({info['index'] + 1} of {info['of']}){state}", style="bold")
+            state = " (resumed from its checkpoint)" if event.resume else ""
+            console.print(f"seed {event.seed} ({event.index + 1} of {event.of}){state}", style="bold")
         else:
-            self.view(event, info)
+            self.view(event)
 
     def close(self) -> None:
         self.view.close()
@@ -107,51 +108,54 @@ class TrainView:
         self.loss_avg = 0.0
         self.seen = 0
 
-    def __call__(self, event: str, info: dict) -> None:
-        if event == "data":
-            bigrams = f", {info['bigrams']:,} bigrams ({info['bigram_dim']}-d)" if info["bigram_dim"] else ", no bigrams"
-            console.print(
-                f"train {info['train']:,} sentences ({info['tokens']:,} tokens), dev {info['dev']:,}, test {info['test']:,}; "
-                f"scheme {info['scheme'].upper()}; types {', '.join(info['types'])}; "
-                f"{info['words']:,} words, {info['chars']:,} chars{bigrams}; {info['tokenization']} tokens; device {info['device']}"
-            )
-            for role, counts in info["unseen"].items():
-                listed = ", ".join(f"{label} {n}" for label, n in counts.items())
-                console.print(f"[yellow]note:[/] the {role} set has entity types the training set lacks ({escape(listed)}); "
-                              "they count as misses", markup=True)
-            if info["embeddings"]:
-                e = info["embeddings"]
-                named = f"{e['name']} {e['version']}, " if e.get("name") else ""
-                console.print(f"embeddings: {named}{e['dim']}-d, {e['words']:,} of {e['vocabulary']:,} vocabulary words found; "
-                              f"coverage {100 * e['tokens']:.1f}% of training tokens")
-            if self.display:
-                self.display.start()
-        elif event == "resume":
-            console.print(f"resuming epoch {info['epoch']} after {info['position']} batches"
-                          + (" (the run had already finished)" if info["finished"] else ""))
-        elif event == "epoch_start":
-            if self.task is not None:
-                self.progress.remove_task(self.task)
-            self.task = self.progress.add_task("", total=info["batches"], completed=info.get("done", 0), epoch=info["epoch"],
-                                               loss=0.0, rate=0.0)
-            self.loss_avg, self.seen = 0.0, 0
-            self.progress.start_task(self.task)
-        elif event == "batch":
-            self.seen += info["sentences"]
-            self.loss_avg = 0.95 * self.loss_avg + 0.05 * info["loss"] if self.loss_avg else info["loss"]
-            elapsed = self.progress.tasks[-1].elapsed or 1e-9
-            self.progress.update(self.task, advance=1, loss=self.loss_avg, rate=self.seen / elapsed)
-        elif event == "epoch_end":
-            r = info["record"]
-            row = (str(r.epoch), f"{r.loss:.3f}", f"{r.dev_precision:.2f}", f"{r.dev_recall:.2f}", f"{r.dev_f1:.2f}",
-                   f"{r.lr:.4g}", f"{r.sentences_per_second:.0f}", f"{r.seconds:.1f}", "best" if r.best else "")
-            self.table.add_row(*row)
-            if not self.live:
-                console.print(f"epoch {row[0]}: loss {row[1]}  dev P {row[2]} R {row[3]} F1 {row[4]}  "
-                              f"lr {row[5]}  {row[6]} sent/s  {row[7]} s {row[8]}")
-        elif event == "test":
-            self.close()
-            console.print(scores_table(info["scores"], "test set (best model)"))
+    def __call__(self, event: Event) -> None:
+        match event:
+            case DataLoaded():
+                self.data(event)
+            case Resumed(epoch=epoch, position=position, finished=finished):
+                console.print(f"resuming epoch {epoch} after {position} batches"
+                              + (" (the run had already finished)" if finished else ""))
+            case EpochStarted():
+                if self.task is not None:
+                    self.progress.remove_task(self.task)
+                self.task = self.progress.add_task("", total=event.batches, completed=event.done, epoch=event.epoch,
+                                                   loss=0.0, rate=0.0)
+                self.loss_avg, self.seen = 0.0, 0
+                self.progress.start_task(self.task)
+            case BatchDone():
+                self.seen += event.sentences
+                self.loss_avg = 0.95 * self.loss_avg + 0.05 * event.loss if self.loss_avg else event.loss
+                elapsed = self.progress.tasks[-1].elapsed or 1e-9
+                self.progress.update(self.task, advance=1, loss=self.loss_avg, rate=self.seen / elapsed)
+            case EpochEnded(record=r):
+                row = (str(r.epoch), f"{r.loss:.3f}", f"{r.dev_precision:.2f}", f"{r.dev_recall:.2f}", f"{r.dev_f1:.2f}",
+                       f"{r.lr:.4g}", f"{r.sentences_per_second:.0f}", f"{r.seconds:.1f}", "best" if r.best else "")
+                self.table.add_row(*row)
+                if not self.live:
+                    console.print(f"epoch {row[0]}: loss {row[1]}  dev P {row[2]} R {row[3]} F1 {row[4]}  "
+                                  f"lr {row[5]}  {row[6]} sent/s  {row[7]} s {row[8]}")
+            case Tested(scores=scores):
+                self.close()
+                console.print(scores_table(scores, "test set (best model)"))
+
+    def data(self, d: DataLoaded) -> None:
+        bigrams = f", {d.bigrams:,} bigrams ({d.bigram_dim}-d)" if d.bigram_dim else ", no bigrams"
+        console.print(
+            f"train {d.train:,} sentences ({d.tokens:,} tokens), dev {d.dev:,}, test {d.test:,}; "
+            f"scheme {d.scheme.upper()}; types {', '.join(d.types)}; "
+            f"{d.words:,} words, {d.chars:,} chars{bigrams}; {d.tokenization} tokens; device {d.device}"
+        )
+        for role, counts in d.unseen.items():
+            listed = ", ".join(f"{label} {n}" for label, n in counts.items())
+            console.print(f"[yellow]note:[/] the {role} set has entity types the training set lacks ({escape(listed)}); "
+                          "they count as misses", markup=True)
+        if d.embeddings:
+            e = d.embeddings
+            named = f"{e.name} {e.version}, " if e.name else ""
+            console.print(f"embeddings: {named}{e.dim}-d, {e.words:,} of {e.vocabulary:,} vocabulary words found; "
+                          f"coverage {100 * e.tokens:.1f}% of training tokens")
+        if self.display:
+            self.display.start()
 
     def close(self) -> None:
         if self.display and self.display.is_started:

@@ -5,9 +5,6 @@ Loading validates every file before building anything and never unpickles.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,28 +13,14 @@ import torch
 from safetensors.torch import save_file
 
 from .errors import NerError
+from .io.files import atomic_write, write_json
 from .model import Tagger
-from .model_check import FORMAT_VERSION, check_config, check_shapes, check_vocab, load_weights, read_header, read_json_file
+from .model_check import check_shapes, check_vocab, load_weights, read_header, read_json_file
+from .record import ModelRecord
 from .vocab import Vocabularies
 
 CONFIG, VOCAB, WEIGHTS, METRICS, HISTORY = "config.json", "vocab.json", "model.safetensors", "metrics.json", "history.jsonl"
 ATOMIC_NAMES = (CONFIG, VOCAB, WEIGHTS, METRICS, HISTORY, "state.safetensors", "seeds.json")
-
-
-def atomic_write(path: Path, write) -> None:
-    """Write through ``write(tmp_path)`` into a temporary file beside ``path``, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def remove_stale_temporaries(directory: Path) -> None:
@@ -47,42 +30,37 @@ def remove_stale_temporaries(directory: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def write_json(path: Path, obj: Any) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-
-    atomic_write(path, write)
-
-
 @dataclass
 class LoadedModel:
     """A model ready for inference, with what is needed to read its outputs."""
 
     model: Tagger
     vocab: Vocabularies
-    config: dict[str, Any]
+    record: ModelRecord
 
     @property
     def input_scheme(self) -> str:
-        return self.config["input_scheme"]
+        return self.record.input_scheme
 
     @property
     def train_scheme(self) -> str:
-        return self.config["train_scheme"]
+        return self.record.train_scheme
 
     @property
     def max_word_chars(self) -> int:
-        return self.config["training"].get("max_word_chars", 40)
+        return self.record.max_word_chars
 
 
-def save_model(directory: Path, model: Tagger, vocab: Vocabularies, config: dict[str, Any]) -> None:
+def build_tagger(record: ModelRecord, vocab: Vocabularies) -> Tagger:
+    """The network a record and its vocabularies describe, freshly initialised."""
+    return Tagger(record.model, len(vocab.words), len(vocab.chars), vocab.labels.itos, record.train_scheme, vocab.num_bigrams)
+
+
+def save_model(directory: Path, model: Tagger, vocab: Vocabularies, record: ModelRecord) -> None:
     """Write weights, vocabulary and configuration, each atomically. Weights go last so a
     directory with weights always has the matching JSON."""
     directory = Path(directory)
-    version = FORMAT_VERSION if config["model"].get("bigram_dim") else 1
-    write_json(directory / CONFIG, {"format_version": version, **config})
+    write_json(directory / CONFIG, record.to_dict())
     write_json(directory / VOCAB, vocab.to_dict())
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write(directory / WEIGHTS, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
@@ -95,13 +73,43 @@ def load_model(directory: str | Path, device: str = "cpu") -> LoadedModel:
     if not directory.is_dir():
         raise NerError("model directory not found", path=str(directory))
     cpath, vpath, wpath = directory / CONFIG, directory / VOCAB, directory / WEIGHTS
-    config = check_config(read_json_file(cpath), cpath)
-    vocab = check_vocab(read_json_file(vpath), vpath, config["train_scheme"])
-    check_shapes(config, vocab, read_header(wpath), wpath)
-    model = Tagger(config["model"], len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"], vocab.num_bigrams)
+    record = ModelRecord.from_dict(read_json_file(cpath), cpath)
+    vocab = check_vocab(read_json_file(vpath), vpath, record.train_scheme)
+    check_shapes(record, vocab, read_header(wpath), wpath)
+    model = build_tagger(record, vocab)
     load_weights(model, wpath)
     model.to(torch.device(device)).eval()
-    return LoadedModel(model, vocab, config)
+    return LoadedModel(model, vocab, record)
+
+
+@dataclass
+class ModelDescription:
+    """What ``info --model`` shows: the record, the network's size and the scores in metrics.json."""
+
+    record: ModelRecord
+    parameters: int
+    labels: list[str]
+    words: int
+    chars: int
+    best_dev_f1: float | None
+    test_f1: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.record
+        return {
+            "model": r.model.to_dict(), "parameters": self.parameters, "labels": self.labels, "input_scheme": r.input_scheme,
+            "train_scheme": r.train_scheme, "tokenization": r.tokenization, "words": self.words, "chars": self.chars,
+            "embeddings": r.embeddings.to_dict() if r.embeddings else None, "data": r.data, "versions": r.versions,
+            "best_dev_f1": self.best_dev_f1, "test_f1": self.test_f1,
+        }
+
+
+def describe_model(directory: str | Path) -> ModelDescription:
+    """Load and describe a model directory (refused like ``load_model`` when anything is wrong)."""
+    loaded = load_model(directory)
+    best_dev_f1, test_f1 = read_scores(directory)
+    return ModelDescription(loaded.record, sum(p.numel() for p in loaded.model.parameters()), loaded.vocab.labels.itos,
+                            len(loaded.vocab.words), len(loaded.vocab.chars), best_dev_f1, test_f1)
 
 
 def read_scores(directory: str | Path) -> tuple[float | None, float | None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -42,35 +42,77 @@ class Batch:
         return Batch(**move)
 
 
+class TokenEncoder:
+    """Turns token lists into id tensors. Each distinct token string becomes a "type" (type 0 is
+    the empty padding string) whose character ids and casing are kept once, in ``type_rows`` and
+    ``type_casing``: the character encoder then runs once per type, not once per token."""
+
+    def __init__(self, vocab: Vocabularies, max_word_chars: int = 40):
+        self.vocab, self.max_word_chars = vocab, max_word_chars
+        self.type_ids: dict[str, int] = {"": 0}
+        self.type_rows: list[list[int]] = [[]]
+        self.type_casing: list[int] = [0]
+
+    def encode(self, tokens: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``(words, types, bigrams)`` of one sentence, each ``(tokens,)`` long; bigrams None
+        when the vocabulary has none."""
+        ids = []
+        for token in tokens:
+            t = self.type_ids.get(token)
+            if t is None:
+                t = self.type_ids[token] = len(self.type_rows)
+                self.type_rows.append(self.vocab.char_ids(token[: self.max_word_chars]))
+                self.type_casing.append(casing(token))
+            ids.append(t)
+        words = torch.tensor([self.vocab.word_id(w) for w in tokens], dtype=torch.long)
+        bigrams = torch.tensor(self.vocab.bigram_ids(tokens), dtype=torch.long) if self.vocab.bigrams is not None else None
+        return words, torch.tensor(ids, dtype=torch.long), bigrams
+
+    def type_table(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(chars (types, max_chars), lengths (types,), casing (types,))`` of every type so far."""
+        chars = pad_sequence([torch.tensor(r, dtype=torch.long) for r in self.type_rows], batch_first=True)
+        lengths = torch.tensor([len(r) for r in self.type_rows], dtype=torch.long)
+        return chars, lengths, torch.tensor(self.type_casing, dtype=torch.long)
+
+
+def collate(words: list[torch.Tensor], types: list[torch.Tensor], bigrams: list[torch.Tensor] | None,
+            tags: list[torch.Tensor] | None, table: tuple[torch.Tensor, torch.Tensor, torch.Tensor], index: list[int],
+            subset: bool) -> Batch:
+    """Pad sentences into one Batch. ``table`` is the ``TokenEncoder.type_table`` the type ids
+    point into; with ``subset`` only the rows of the batch's own types are kept (a corpus-wide
+    table), else the table is the batch's already."""
+    type_chars, type_lengths, type_casing = table
+    words_t = pad_sequence(words, batch_first=True)
+    types_t = pad_sequence(types, batch_first=True)
+    lengths = torch.tensor([len(w) for w in words])
+    mask = torch.arange(words_t.size(1)).unsqueeze(0) < lengths.unsqueeze(1)
+    rows, type_index = slice(None), types_t
+    if subset:
+        rows, type_index = torch.unique(types_t, return_inverse=True)
+    type_lengths = type_lengths[rows]
+    chars = type_chars[rows, : max(int(type_lengths.max()), 1)]
+    return Batch(words_t, type_casing[types_t], chars, type_lengths, type_index, mask,
+                 pad_sequence(tags, batch_first=True) if tags is not None else None, index,
+                 pad_sequence(bigrams, batch_first=True) if bigrams is not None else None)
+
+
 class EncodedCorpus:
-    """Sentences as id tensors, built once. Each distinct token string is a "type" whose
-    character ids are stored once (type 0 is the empty padding string)."""
+    """Sentences as id tensors, encoded once (``TokenEncoder``), batched on demand."""
 
     def __init__(self, sentences: Sequence[Sentence], vocab: Vocabularies, tags: Sequence[Sequence[str]] | None = None,
                  max_word_chars: int = 40):
-        type_ids: dict[str, int] = {"": 0}
-        type_rows: list[list[int]] = [[]]
-        type_casing: list[int] = [0]
+        encoder = TokenEncoder(vocab, max_word_chars)
         self.words: list[torch.Tensor] = []
         self.types: list[torch.Tensor] = []
         self.bigrams: list[torch.Tensor] | None = [] if vocab.bigrams is not None else None
         for sentence in sentences:
-            ids = []
-            for token in sentence.tokens:
-                t = type_ids.get(token)
-                if t is None:
-                    t = type_ids[token] = len(type_rows)
-                    type_rows.append(vocab.char_ids(token[:max_word_chars]))
-                    type_casing.append(casing(token))
-                ids.append(t)
-            self.types.append(torch.tensor(ids, dtype=torch.long))
-            self.words.append(torch.tensor([vocab.word_id(w) for w in sentence.tokens], dtype=torch.long))
+            words, types, bigrams = encoder.encode(sentence.tokens)
+            self.words.append(words)
+            self.types.append(types)
             if self.bigrams is not None:
-                self.bigrams.append(torch.tensor(vocab.bigram_ids(sentence.tokens), dtype=torch.long))
+                self.bigrams.append(bigrams)  # type: ignore[arg-type]
         self.lengths = [len(w) for w in self.words]
-        self.type_chars = pad_sequence([torch.tensor(r, dtype=torch.long) for r in type_rows], batch_first=True)
-        self.type_lengths = torch.tensor([len(r) for r in type_rows], dtype=torch.long)
-        self.type_casing = torch.tensor(type_casing, dtype=torch.long)
+        self.table = encoder.type_table()
         self.tags = None
         if tags is not None:
             stoi = vocab.labels.stoi
@@ -82,18 +124,9 @@ class EncodedCorpus:
     def batch(self, index: Sequence[int]) -> Batch:
         """Collate sentences ``index`` into one padded batch."""
         index = list(index)
-        words = pad_sequence([self.words[i] for i in index], batch_first=True)
-        types = pad_sequence([self.types[i] for i in index], batch_first=True)
-        lengths = torch.tensor([self.lengths[i] for i in index])
-        mask = torch.arange(words.size(1)).unsqueeze(0) < lengths.unsqueeze(1)
-        uniq, inverse = torch.unique(types, return_inverse=True)
-        char_lengths = self.type_lengths[uniq]
-        chars = self.type_chars[uniq, : max(int(char_lengths.max()), 1)]
-        tags = None
-        if self.tags is not None:
-            tags = pad_sequence([self.tags[i] for i in index], batch_first=True)
-        bigrams = pad_sequence([self.bigrams[i] for i in index], batch_first=True) if self.bigrams is not None else None
-        return Batch(words, self.type_casing[types], chars, char_lengths, inverse, mask, tags, index, bigrams)
+        return collate([self.words[i] for i in index], [self.types[i] for i in index],
+                       [self.bigrams[i] for i in index] if self.bigrams is not None else None,
+                       [self.tags[i] for i in index] if self.tags is not None else None, self.table, index, subset=True)
 
 
 def length_batches(lengths: Sequence[int], batch_size: int, generator: torch.Generator | None = None) -> list[list[int]]:
@@ -120,8 +153,3 @@ def length_batches(lengths: Sequence[int], batch_size: int, generator: torch.Gen
     if current:
         batches.append(current)
     return batches
-
-
-def iterate(corpus: EncodedCorpus, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
-    for index in length_batches(corpus.lengths, batch_size, generator):
-        yield corpus.batch(index)

@@ -14,8 +14,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .artifact import atomic_write
 from .errors import NerError
+from .io.files import atomic_write
 
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "state.safetensors"

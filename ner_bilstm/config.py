@@ -22,11 +22,6 @@ CHOICES = {
     "device": ("auto", "cpu", "cuda"),
 }
 
-# Keys that shape the network (and must match when weights are loaded).
-MODEL_KEYS = (
-    "head", "rnn", "layers", "hidden", "word_dim", "char", "char_dim", "char_filters", "char_hidden",
-    "casing", "casing_dim", "dropout", "attention", "heads", "bigram_dim",
-)
 
 MAX_SEED = 2**32 - 1  # numpy's seeds stop there
 
@@ -38,11 +33,11 @@ LIMITS = {
 }
 
 
-@dataclass
-class TrainConfig:
-    """Every training option. Defaults reach the CoNLL-2003 bar without tuning."""
+@dataclass(frozen=True)
+class ModelConfig:
+    """The options that shape the network, which must match when weights are loaded: what
+    ``Tagger`` takes and config.json's "model" record. ``bigram_dim`` 0 means no bigrams."""
 
-    # model
     head: str = "crf"
     rnn: str = "lstm"
     layers: int = 1
@@ -57,6 +52,34 @@ class TrainConfig:
     dropout: float = 0.5
     attention: bool = False
     heads: int = 4
+    bigram_dim: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+MODEL_KEYS = tuple(f.name for f in fields(ModelConfig))
+
+
+@dataclass
+class TrainConfig:
+    """Every training option. Defaults reach the CoNLL-2003 bar without tuning."""
+
+    # model (defaults in ModelConfig)
+    head: str = ModelConfig.head
+    rnn: str = ModelConfig.rnn
+    layers: int = ModelConfig.layers
+    hidden: int = ModelConfig.hidden
+    word_dim: int = ModelConfig.word_dim
+    char: str = ModelConfig.char
+    char_dim: int = ModelConfig.char_dim
+    char_filters: int = ModelConfig.char_filters
+    char_hidden: int = ModelConfig.char_hidden
+    casing: bool = ModelConfig.casing
+    casing_dim: int = ModelConfig.casing_dim
+    dropout: float = ModelConfig.dropout
+    attention: bool = ModelConfig.attention
+    heads: int = ModelConfig.heads
     bigrams: str = "auto"  # embeddings of token bigrams; auto: for character-level data (Chinese), where they help
     bigram_dim: int = 100  # the model's config records 0 when bigrams are off
     # optimisation
@@ -96,8 +119,8 @@ class TrainConfig:
     eval_batch_size: int = 256
     checkpoint_every: int = 1000  # steps between checkpoints (0: only after each epoch)
 
-    def model_config(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in MODEL_KEYS}
+    def model_config(self) -> ModelConfig:
+        return ModelConfig(**{k: getattr(self, k) for k in MODEL_KEYS})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NerError
+from .io.conll import conll_lines, file_columns
 from .io.files import output_stream
 from .io.strict_json import dumps
 from .schemes import SCHEMES, convert, detect_scheme
@@ -47,17 +48,11 @@ def convert_sentences(
                     record["tags"] = tags
                 out.write(dumps(record) + "\n")
                 continue
-            for comment in s.meta.get("comments", []):
-                out.write(comment + "\n")
-            columns = s.meta.get("columns")
-            for i, token in enumerate(s.tokens):
-                if columns is not None:
-                    cols = list(columns[i])
-                    if tags is not None:
-                        cols[tag_col] = tags[i]
-                else:
-                    cols = [token] + ([tags[i]] if tags is not None else [])
-                out.write(" ".join(cols) + "\n")
-            out.write("\n")
+            rows = file_columns(s)
+            if tags is not None:
+                column = tag_col if "columns" in s.meta else -1  # the tag column of the file; else the tag is last
+                for row, tag in zip(rows, tags):
+                    row[column] = tag
+            out.writelines(line + "\n" for line in conll_lines(rows, s.meta.get("comments", [])))
     return {"sentences": len(sentences), "from_scheme": source_scheme, "to_scheme": to_scheme or source_scheme,
             "changed_tags": changed, "format": to_format}

@@ -5,10 +5,12 @@ caller asks for are kept."""
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import torch
 
 from .errors import NerError
 
@@ -31,6 +33,50 @@ class Embeddings:
 
     def __contains__(self, word: str) -> bool:
         return word in self.vectors or word.lower() in self.vectors
+
+
+@dataclass
+class EmbeddingCoverage:
+    """How much of a corpus pretrained vectors cover, as config.json records it: the share of
+    training ``tokens`` with a vector, vocabulary ``words`` with one out of ``vocabulary``, the
+    source's size (``file_words``) and ``dim``; ``name`` and ``version`` for named vectors."""
+
+    tokens: float
+    words: int
+    vocabulary: int
+    file_words: int
+    dim: int
+    name: str | None = None
+    version: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"tokens": self.tokens, "words": self.words, "vocabulary": self.vocabulary, "file_words": self.file_words, "dim": self.dim}
+        if self.name is not None:
+            out.update(name=self.name, version=self.version)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EmbeddingCoverage:
+        """From a checked config.json entry; counts an older file lacks read as 0."""
+        return cls(d["tokens"], d["words"], d.get("vocabulary", 0), d.get("file_words", 0), d["dim"], d.get("name"), d.get("version"))
+
+
+def pretrained_rows(vectors: Embeddings, vocabulary: Sequence[str], word_ids: Iterable[int], tokens: int
+                    ) -> tuple[torch.Tensor, torch.Tensor, EmbeddingCoverage]:
+    """The rows of an embedding matrix over ``vocabulary`` that ``vectors`` fill: ``(matrix
+    (words, dim), found (words,) bool, coverage)``. ``word_ids`` are the training tokens' ids
+    (``tokens`` of them), for the share of tokens covered; rows not found are left to the caller."""
+    matrix = torch.empty(len(vocabulary), vectors.dim)
+    found = torch.zeros(len(vocabulary), dtype=torch.bool)
+    for i, word in enumerate(vocabulary):
+        v = vectors.lookup(word)
+        if v is not None:
+            matrix[i] = torch.from_numpy(v)
+            found[i] = True
+    hits = sum(bool(found[i]) for i in word_ids)
+    coverage = EmbeddingCoverage(round(hits / max(tokens, 1), 4), int(found.sum()), len(vocabulary), vectors.total, vectors.dim,
+                                 vectors.name, vectors.version)
+    return matrix, found, coverage
 
 
 def wanted_keys(words: Iterable[str]) -> set[str]:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import NerError
+from .io import ReaderOptions, conll_lines, read_source
+from .io.files import atomic_write
 from .schemes import Span, convert, detect_scheme, spans_to_tags
+
+if TYPE_CHECKING:
+    from .artifact import LoadedModel
 
 SEQEVAL_MODE = "seqeval default mode (conlleval-compatible, lenient chunking)"
 
@@ -44,26 +50,18 @@ def entity_scores(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[Sp
 
 
 def evaluate_model(
-    loaded,
+    loaded: LoadedModel,
     source: str,
     *,
     predictions_path: str | Path | None = None,
-    token_col: int = 0,
-    tag_col: int = -1,
-    encoding: str = "utf-8",
+    reader: ReaderOptions | None = None,
     batch_size: int = 256,
-    split: str | None = None,
-    tokens_field: str = "tokens",
-    tags_field: str = "ner_tags",
 ) -> dict:
-    """Tag the labelled ``source`` with a loaded model and score it; optionally write
-    ``token gold predicted`` CoNLL lines (predictions in the data's scheme) to ``predictions_path``."""
-    from .artifact import atomic_write
+    """Tag the labelled ``source`` (read with ``reader``) with a loaded model and score it; optionally
+    write ``token gold predicted`` CoNLL lines (predictions in the data's scheme) to ``predictions_path``."""
     from .inference import Predictor
-    from .io import read_source
 
-    sentences = list(read_source(source, token_col=token_col, tag_col=tag_col, encoding=encoding, split=split,
-                                 tokens_field=tokens_field, tags_field=tags_field))
+    sentences = list(read_source(source, reader))
     if not sentences:
         raise NerError("no sentences to evaluate", path=source)
     predicted = Predictor(loaded, batch_size).predict(sentences)
@@ -77,9 +75,8 @@ def evaluate_model(
         def write(tmp: str) -> None:
             with open(tmp, "w", encoding="utf-8") as f:
                 for s, p in zip(sentences, predicted):
-                    for token, g, t in zip(s.tokens, s.tags, spans_to_tags(p.spans, len(s), scheme)):
-                        f.write(f"{token} {g} {t}\n")
-                    f.write("\n")
+                    rows = zip(s.tokens, s.tags, spans_to_tags(p.spans, len(s), scheme))
+                    f.writelines(line + "\n" for line in conll_lines(rows))
 
-        atomic_write(Path(predictions_path), write)
+        atomic_write(predictions_path, write)
     return scores

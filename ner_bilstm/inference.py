@@ -11,7 +11,6 @@ import torch
 
 from .artifact import LoadedModel
 from .batching import EncodedCorpus, length_batches
-from .errors import NerError
 from .schemes import Span, convert, parse_tag, spans_to_tags, tags_to_spans
 from .sentence import Sentence
 
@@ -41,29 +40,18 @@ class Prediction:
         return [Span(e.token_start, e.token_end, e.label) for e in self.entities]
 
 
-def _logsumexp(values: list[float]) -> float:
-    m = max(values)
-    if m == -math.inf:
-        return m
-    return m + math.log(sum(math.exp(v - m) for v in values))
-
-
 class _SpanScorer:
-    """Log-probability that one sentence has exactly a given entity span.
+    """Log-probability that one sentence has exactly a given entity span: the probability that
+    tokens start..end-1 carry the span's tags, from the head's lattice (exact for the CRF; for the
+    softmax head the same quantity under independent token distributions) and, in IOB2, that the
+    next token does not continue the entity."""
 
-    With the CRF this is exact: the probability that tokens start..end-1 carry the span's
-    tags, from forward and backward scores (and, in IOB2, that the next token does not
-    continue it). With the softmax head the same quantity under independent token
-    distributions.
-    """
-
-    def __init__(self, labels: Sequence[str], scheme: str, log_alpha, log_beta, log_z, emissions, trans, length):
+    def __init__(self, labels: Sequence[str], scheme: str, alpha: np.ndarray, beta: np.ndarray, log_z: float,
+                 emissions: np.ndarray, trans: np.ndarray, length: int):
         self.stoi = {t: i for i, t in enumerate(labels)}
-        self.scheme, self.a, self.b, self.z, self.em, self.trans, self.n = scheme, log_alpha, log_beta, log_z, emissions, trans, length
+        self.scheme, self.a, self.b, self.z, self.em, self.trans, self.n = scheme, alpha, beta, log_z, emissions, trans, length
 
     def path_logprob(self, start: int, ids: list[int]) -> float:
-        if self.trans is None:  # softmax: alpha holds token log-probabilities
-            return float(sum(self.a[start + k, t] for k, t in enumerate(ids)))
         score = self.a[start, ids[0]]
         for k in range(1, len(ids)):
             score += self.trans[ids[k - 1], ids[k]] + self.em[start + k, ids[k]]
@@ -96,8 +84,8 @@ class Predictor:
         # tags, fewer sentences per batch keep that bounded.
         self.batch_size = max(1, min(batch_size, DECODE_BUDGET // (len(self.labels) ** 2 * max(1, nbest))))
         self.device = next(self.model.parameters()).device
-        if nbest and self.model.crf is None:
-            raise NerError("--nbest needs a model with the CRF head")
+        if nbest:
+            self.model.head.check_nbest(nbest)
         self.nbest = nbest
         self.min_score = min_score
 
@@ -119,29 +107,22 @@ class Predictor:
 
     def _predict_batch(self, batch) -> list[Prediction]:
         paths, em = self.model.decode(batch)
-        crf = self.model.crf
-        if crf is not None:
-            alpha, beta, log_z = crf.forward_backward(em, batch.mask)
-            trans = crf.scores()[1].cpu().numpy()
-            alpha, beta, log_z, em_np = alpha.cpu().numpy(), beta.cpu().numpy(), log_z.cpu().numpy(), em.cpu().numpy()
-        else:
-            alpha = em.log_softmax(-1).cpu().numpy()
-            beta = log_z = em_np = trans = None
+        head = self.model.head
+        lattice = head.lattice(em, batch.mask)
+        alpha, beta, log_z, em_np, trans = (x.cpu().numpy() for x in (lattice.log_alpha, lattice.log_beta, lattice.log_z,
+                                                                       lattice.emissions, lattice.transitions))
         lengths = batch.mask.sum(1).tolist()
         paths = paths.cpu().tolist()
         out = []
         for row, n in enumerate(lengths):
             tags = [self.labels[t] for t in paths[row][:n]]
             spans = tags_to_spans(tags)
-            if crf is not None:
-                scorer = _SpanScorer(self.labels, self.loaded.train_scheme, alpha[row], beta[row], log_z[row], em_np[row], trans, n)
-            else:
-                scorer = _SpanScorer(self.labels, self.loaded.train_scheme, alpha[row], None, None, None, None, n)
+            scorer = _SpanScorer(self.labels, self.loaded.train_scheme, alpha[row], beta[row], log_z[row], em_np[row], trans, n)
             entities = [Entity(s.label, s.start, s.end, round(float(np.exp(scorer(s))), 4)) for s in spans]
             entities = [e for e in entities if e.score >= self.min_score]
             out.append(Prediction(spans_to_tags(spans, n, self.loaded.input_scheme), entities))
         if self.nbest:
-            best_paths, logp = crf.nbest(em, batch.mask, self.nbest)
+            best_paths, logp = head.nbest(em, batch.mask, self.nbest)
             best_paths, probs = best_paths.cpu().tolist(), logp.exp().cpu().tolist()
             for row, n in enumerate(lengths):
                 out[row].alternatives = [

@@ -10,9 +10,10 @@ files hold.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -23,6 +24,10 @@ from .io.strict_json import JsonError, loads
 from .model import Tagger
 from .schemes import SCHEMES, label_set, parse_tag
 from .vocab import PAD, UNK, Vocabularies
+
+if TYPE_CHECKING:
+    from .config import ModelConfig
+    from .record import ModelRecord
 
 FORMAT_VERSION = 2  # 2: bigram embeddings (a model without them is still written as 1, which older versions read)
 MAX_LABELS = 4096  # a CRF over more tags would be absurd; the softmax head keeps labels² masks
@@ -60,7 +65,7 @@ def _optional(obj: dict, key: str, kind: type | tuple, path: Path, where: str = 
 
 def check_config(config: Any, path: Path) -> dict[str, Any]:
     """Refuse a config.json whose keys are missing, mistyped, out of range or unknown choices;
-    returns it unchanged."""
+    returns it, with the defaults of model keys an older format lacks filled in."""
     version = require(config, "format_version", int, path)
     if version > FORMAT_VERSION:
         raise NerError(f"model format {version} is newer than this ner-bilstm reads ({FORMAT_VERSION}); upgrade ner-bilstm",
@@ -152,7 +157,7 @@ def read_header(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
     return header
 
 
-def _meta_shapes(model: dict[str, Any], words: int, chars: int, labels: list[str], scheme: str,
+def _meta_shapes(model: ModelConfig, words: int, chars: int, labels: list[str], scheme: str,
                  bigrams: int = 0) -> dict[str, tuple[int, ...]]:
     """Parameter shapes of the network a configuration describes, built on the meta device (no memory)."""
     with torch.device("meta"):
@@ -160,30 +165,30 @@ def _meta_shapes(model: dict[str, Any], words: int, chars: int, labels: list[str
     return {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
 
 
-def _probe(model: dict[str, Any], words: int, chars: int, labels: list[str], scheme: str,
-           bigrams: int = 0) -> dict[str, tuple[int, ...]] | None:
-    """``_meta_shapes`` of a what-if configuration, None when that configuration cannot be built
-    (say, attention heads that do not divide the width)."""
+def _probe(model: ModelConfig, words: int, chars: int, labels: list[str], scheme: str,
+           bigrams: int = 0, **change: Any) -> dict[str, tuple[int, ...]] | None:
+    """``_meta_shapes`` of a what-if configuration (``model`` with ``change``), None when that
+    configuration cannot be built (say, attention heads that do not divide the width)."""
     try:
-        return _meta_shapes(model, words, chars, labels, scheme, bigrams)
+        return _meta_shapes(dataclasses.replace(model, **change), words, chars, labels, scheme, bigrams)
     except (ValueError, AssertionError, KeyError, RuntimeError):
         return None
 
 
-def _causes(config: dict[str, Any], vocab: Vocabularies, name: str, base: tuple[int, ...], found: tuple[int, ...]) -> str:
+def _causes(record: ModelRecord, vocab: Vocabularies, name: str, base: tuple[int, ...], found: tuple[int, ...]) -> str:
     """The configured values that set the axes where tensor ``name`` (``base`` as configured)
     differs from the file's shape ``found``: each value is changed on a meta build in turn, to
     see which axes move."""
-    model, scheme, labels = config["model"], config["train_scheme"], vocab.labels.itos
+    model, scheme, labels = record.model, record.train_scheme, vocab.labels.itos
     sizes = (len(vocab.words), len(vocab.chars), labels)
     wrong = {axis for axis, (a, b) in enumerate(zip(base, found)) if a != b} if len(base) == len(found) else set(range(len(base)))
 
     def moves(shape: tuple[int, ...] | None) -> bool:  # None: the what-if could not be built, so it tells nothing
         return shape is not None and any(shape[axis] != base[axis] for axis in wrong)
 
-    causes = [f"config.json model.{key} = {model[key]}"
+    causes = [f"config.json model.{key} = {getattr(model, key)}"
               for key in ("word_dim", "char_dim", "char_filters", "char_hidden", "casing_dim", "hidden", "bigram_dim")
-              if moves((_probe({**model, key: 2 * model[key]}, *sizes, scheme, vocab.num_bigrams) or {}).get(name))]
+              if moves((_probe(model, *sizes, scheme, vocab.num_bigrams, **{key: 2 * getattr(model, key)}) or {}).get(name))]
     extra = ["B-ZZ", "I-ZZ", "E-ZZ", "S-ZZ"] if scheme == "bioes" else ["B-ZZ", "I-ZZ"]
     bigrams = vocab.num_bigrams
     for what, probe in (("words", (sizes[0] + 1, sizes[1], labels, bigrams)), ("chars", (sizes[0], sizes[1] + 1, labels, bigrams)),
@@ -193,39 +198,40 @@ def _causes(config: dict[str, Any], vocab: Vocabularies, name: str, base: tuple[
     return (" and ".join(causes) + (" give" if len(causes) > 1 else " gives")) if causes else "config.json and vocab.json give"
 
 
-def _structure(config: dict[str, Any], vocab: Vocabularies, header: dict[str, Any]) -> str:
+def _structure(record: ModelRecord, vocab: Vocabularies, header: dict[str, Any]) -> str:
     """The one structural key (layers, head, rnn, char, casing, attention) whose other value
     would give the file's set of tensors, if there is one."""
-    model = config["model"]
-    sizes = (len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"], vocab.num_bigrams)
+    model = record.model
+    sizes = (len(vocab.words), len(vocab.chars), vocab.labels.itos, record.train_scheme, vocab.num_bigrams)
     alternatives = {"layers": range(1, LIMITS["layers"] + 1), "head": CHOICES["head"], "rnn": CHOICES["rnn"], "char": CHOICES["char"],
                     "casing": (True, False), "attention": (True, False)}
     for key, values in alternatives.items():
         for value in values:
-            if value != model[key] and set(_probe({**model, key: value}, *sizes) or ()) == set(header):
-                return f"config.json has model.{key} = {json.dumps(model[key])}, but the weights are for {key} = {json.dumps(value)}"
+            if value != getattr(model, key) and set(_probe(model, *sizes, **{key: value}) or ()) == set(header):
+                return (f"config.json has model.{key} = {json.dumps(getattr(model, key))}, "
+                        f"but the weights are for {key} = {json.dumps(value)}")
     return "the weights are not those of the network config.json describes"
 
 
-def check_shapes(config: dict[str, Any], vocab: Vocabularies, header: dict[str, tuple[str, tuple[int, ...]]],
+def check_shapes(record: ModelRecord, vocab: Vocabularies, header: dict[str, tuple[str, tuple[int, ...]]],
                  weights: Path) -> None:
     """Build the network on the meta device and refuse weights whose names or shapes differ,
     naming the configured values that disagree with the file."""
-    if config["model"]["bigram_dim"] and vocab.bigrams is None:
-        raise NerError(f"config.json has model.bigram_dim = {config['model']['bigram_dim']}, but vocab.json has no bigrams",
+    if record.model.bigram_dim and vocab.bigrams is None:
+        raise NerError(f"config.json has model.bigram_dim = {record.model.bigram_dim}, but vocab.json has no bigrams",
                        path=str(weights.parent))
     try:
-        expected = _meta_shapes(config["model"], len(vocab.words), len(vocab.chars), vocab.labels.itos, config["train_scheme"],
+        expected = _meta_shapes(record.model, len(vocab.words), len(vocab.chars), vocab.labels.itos, record.train_scheme,
                                 vocab.num_bigrams)
     except (ValueError, KeyError, TypeError) as e:
         raise NerError(f"inconsistent configuration: {e}", path=str(weights.parent / "config.json")) from None
     if set(header) != set(expected):
         missing, extra = sorted(set(expected) - set(header)), sorted(set(header) - set(expected))
-        raise NerError(f"{_structure(config, vocab, header)} (missing {missing[:2]}, unexpected {extra[:2]})", path=str(weights))
+        raise NerError(f"{_structure(record, vocab, header)} (missing {missing[:2]}, unexpected {extra[:2]})", path=str(weights))
     for name, shape in expected.items():
         found = header[name][1]
         if found != shape:
-            raise NerError(f"weight {name} has shape {found}, but {_causes(config, vocab, name, shape, found)} {shape}",
+            raise NerError(f"weight {name} has shape {found}, but {_causes(record, vocab, name, shape, found)} {shape}",
                            path=str(weights))
 
 

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .artifact import CONFIG, HISTORY, METRICS, VOCAB, WEIGHTS, atomic_write, write_json
+from .artifact import CONFIG, HISTORY, METRICS, VOCAB, WEIGHTS
 from .checkpoint import checkpoint_path
 from .config import MAX_SEED, TrainConfig
 from .distributed import close_world, init_world
 from .errors import NerError
-from .training import Callback, TrainResult, resolve_device, train
+from .events import Callback, SeedStarted, ignore
+from .io.files import atomic_write, write_json
+from .training import TrainResult, resolve_device, train
 
 SUMMARY = "seeds.json"
 MODEL_FILES = (CONFIG, VOCAB, METRICS, HISTORY, WEIGHTS)  # weights last, as save_model writes them
@@ -134,12 +136,12 @@ def train_seeds(
     should_stop: Callable[[], bool] | None = None,
 ) -> SeedSummary | None:
     """Train one model per seed (``config`` otherwise unchanged), copy the best-dev model to
-    ``output`` and write the summary. Events are those of ``train`` plus ``seed`` before each run.
+    ``output`` and write the summary. Events are those of ``train`` plus ``SeedStarted`` before each run.
     With ``resume`` each seed with a checkpoint continues from it (one that had finished is only
     scored again; a changed configuration is refused). Returns None in the other processes of a
     distributed run, which write nothing."""
     output = Path(output)
-    emit = callback or (lambda event, info: None)
+    emit = callback or ignore
     world, _ = init_world(resolve_device(config.device))  # one process group for all the seeds
     if world.main and not resume:
         (output / SUMMARY).unlink(missing_ok=True)  # an earlier run's summary describes seeds this run overwrites
@@ -149,7 +151,7 @@ def train_seeds(
             directory = output / "seeds" / f"seed-{seed}"
             again = resume and checkpoint_path(directory).is_file()
             if world.main:
-                emit("seed", {"seed": seed, "index": i, "of": len(seeds), "resume": again})
+                emit(SeedStarted(seed, i, len(seeds), again))
             result = train(dataclasses.replace(config, seed=seed), train_path, dev_path, directory, test_path,
                            callback, again, should_stop)
             runs.append(_run_of(seed, directory, result))

@@ -16,7 +16,8 @@ from typing import Any
 
 from .errors import NerError
 from .inference import Entity, Prediction, Predictor
-from .io.conll import read_conll
+from .io import JSONL_SUFFIXES, ReaderOptions, conll
+from .io.conll import file_columns, read_conll
 from .io.files import check_encoding, decode_line, decode_lines, numbered_raw_lines
 from .io.hf import is_hf_source, read_hf
 from .io.jsonl import parse_object, token_list
@@ -48,7 +49,7 @@ class Document:
 def detect_input_format(path: str, first_line: str | None) -> str:
     """jsonl/conll/text from the file name, else from the first non-blank line."""
     lower = path.lower()
-    if lower.endswith((".jsonl", ".ndjson", ".json")):
+    if lower.endswith(JSONL_SUFFIXES):
         return "jsonl"
     if lower.endswith((".conll", ".iob", ".bio", ".bioes", ".tsv", ".conllu")):
         return "conll"
@@ -94,21 +95,22 @@ def _jsonl_documents(lines: Iterable[tuple[int, bytes]], encoding: str, tokeniza
 def read_documents(
     path: str,
     input_format: str = "auto",
-    encoding: str = "utf-8",
+    reader: ReaderOptions | None = None,
     tokenization: str = "word",
-    split: str | None = None,
-    tokens_field: str = "tokens",
 ) -> Iterator[Document]:
-    """Stream documents from ``path`` (``-`` for stdin) in ``input_format``. Raw text is
-    tokenised by words, or by characters for a character-level model (``tokenization``).
+    """Stream documents from ``path`` (``-`` for stdin) in ``input_format``, read with ``reader``
+    (the encoding; a datasets source's split and tokens column). Raw text is tokenised by words,
+    or by characters for a character-level model (``tokenization``).
 
     JSON lines never end the stream: each bad line becomes an error document. Text and CoNLL
     input in the wrong encoding is refused at its first bad line (NerError).
     """
+    reader = reader or ReaderOptions()
+    encoding = reader.encoding
     if input_format not in INPUT_FORMATS:
         raise NerError(f"unknown input format {input_format!r}; choose one of {', '.join(INPUT_FORMATS)}")
     if input_format in ("auto", "hf") and path != "-" and is_hf_source(path):
-        for sentence in read_hf(path, split=split, tokens_field=tokens_field, require_tags=False):
+        for sentence in read_hf(path, split=reader.split, tokens_field=reader.tokens_field, require_tags=False):
             yield Document(sentence.meta["line"], [sentence], fields={"tokens": sentence.tokens})
         return
     if input_format == "conll":
@@ -257,12 +259,8 @@ def record_line(doc: Document, with_tags: bool = False) -> str:
 def conll_lines(doc: Document) -> Iterator[str]:
     """CoNLL output of a document: its columns (or tokens) plus the predicted tag; a blank line after each sentence."""
     for sentence, pred in zip(doc.sentences, doc.predictions):
-        for comment in sentence.meta.get("comments", []):
-            yield comment
-        columns = sentence.meta.get("columns") or [[t] for t in sentence.tokens]
-        for cols, tag in zip(columns, pred.tags):
-            yield " ".join([*cols, tag])
-        yield ""
+        rows = [[*cols, tag] for cols, tag in zip(file_columns(sentence, with_tags=False), pred.tags)]
+        yield from conll.conll_lines(rows, sentence.meta.get("comments", []))
 
 
 __all__ = ["Document", "Entity", "read_documents", "tag_documents", "document_record", "record_line", "document_entities",

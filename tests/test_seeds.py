@@ -46,7 +46,7 @@ def test_seeds_summarise_and_keep_the_best_dev_model(corpus, tmp_path):
     assert runs[best]["dev_f1"] == max(dev)
     # The top-level directory is the best seed's model, byte for byte.
     assert (out / "model.safetensors").read_bytes() == (out / "seeds" / f"seed-{best}" / "model.safetensors").read_bytes()
-    assert load_model(out).config["training"]["seed"] == best
+    assert load_model(out).record.training["seed"] == best
     assert "mean ± sd" in r.output and f"seed {best}" in r.output
 
 

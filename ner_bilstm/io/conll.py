@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import TextIO
+from collections.abc import Iterable, Iterator, Sequence
 
 from ..errors import NerError
 from ..schemes import check_tag
@@ -106,12 +105,21 @@ def read_conll(
         yield sentence
 
 
-def write_conll(out: TextIO, sentences: Iterable[Sentence], extra_columns: Iterable[list[str]]) -> None:
-    """Write sentences as CoNLL, each token's original columns (or just the token) plus ``extra_columns``."""
-    for sentence, extra in zip(sentences, extra_columns):
-        for comment in sentence.meta.get("comments", []):
-            out.write(comment + "\n")
-        columns = sentence.meta.get("columns") or [[t] for t in sentence.tokens]
-        for cols, added in zip(columns, extra):
-            out.write(" ".join([*cols, added]) + "\n")
-        out.write("\n")
+def conll_lines(rows: Iterable[Sequence[str]], comments: Sequence[str] = ()) -> Iterator[str]:
+    """One sentence as CoNLL lines: its comment lines, one line of space-separated columns per
+    token, then the blank line that ends it. Every CoNLL file the tool writes goes through here."""
+    yield from comments
+    for row in rows:
+        yield " ".join(row)
+    yield ""
+
+
+def file_columns(sentence: Sentence, with_tags: bool = True) -> list[list[str]]:
+    """Each token's columns as its CoNLL file had them, else the token and (when known and
+    ``with_tags``) its tag."""
+    columns = sentence.meta.get("columns")
+    if columns is not None:
+        return [list(cols) for cols in columns]
+    if sentence.tags is None or not with_tags:
+        return [[t] for t in sentence.tokens]
+    return [[t, g] for t, g in zip(sentence.tokens, sentence.tags)]

@@ -1,14 +1,15 @@
-"""Opening user files with errors that name the file and line."""
+"""Opening user files with errors that name the file and line, and writing files atomically."""
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
-from typing import BinaryIO, TextIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO, TextIO
 
 from ..errors import NerError
 from .strict_json import LONE_SURROGATE
@@ -80,23 +81,47 @@ def numbered_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, st
 
 
 @contextlib.contextmanager
-def output_stream(path: str | os.PathLike | None, encoding: str = "utf-8") -> Iterator[TextIO]:
-    """Standard output for None, else a temporary file beside ``path`` that replaces it only
-    when the block succeeds, so a failed run never leaves a partial file behind."""
-    if path is None:
-        yield sys.stdout
-        return
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary file's path beside ``path``: when the block succeeds the file is fsynced and
+    renamed over ``path``; when it fails it is removed. Readers never see a partial file."""
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise NerError("cannot write: the folder does not exist", path=path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="\n") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> None:
+    """Write ``path`` whole or not at all through ``write(temporary_path)``, creating its folder."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_path(path) as tmp:
+        write(tmp)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """``obj`` as indented JSON (non-ASCII kept), atomically."""
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+
+    atomic_write(path, write)
+
+
+@contextlib.contextmanager
+def output_stream(path: str | os.PathLike | None, encoding: str = "utf-8") -> Iterator[TextIO]:
+    """Standard output for None, else a text stream into ``path`` that appears only when the
+    block succeeds (``atomic_path``), so a failed run never leaves a partial file behind."""
+    if path is None:
+        yield sys.stdout
+        return
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise NerError("cannot write: the folder does not exist", path=os.fspath(path))
+    with atomic_path(path) as tmp, open(tmp, "w", encoding=encoding, newline="\n") as stream:
+        yield stream

@@ -1,7 +1,10 @@
-"""Neural building blocks: the character encoder, the sentence encoder and the CRF."""
+"""Neural building blocks: the character encoder, the sentence encoder and the two heads (CRF, softmax)."""
 
 from .char_encoder import CharCNN, CharLSTM
-from .crf import CRF, viterbi
+from .crf import CRF, Lattice, viterbi
 from .encoder import SentenceEncoder, reverse_padded
+from .softmax import SoftmaxHead
 
-__all__ = ["CRF", "viterbi", "CharCNN", "CharLSTM", "SentenceEncoder", "reverse_padded"]
+HEADS = {"crf": CRF, "softmax": SoftmaxHead}  # config's "head" -> the class that builds it
+
+__all__ = ["CRF", "HEADS", "Lattice", "SoftmaxHead", "viterbi", "CharCNN", "CharLSTM", "SentenceEncoder", "reverse_padded"]

@@ -7,12 +7,30 @@ of its row (``mask[:, 0]`` all True), so any length from 1 to ``time`` works in 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 # Score of a forbidden move during training: finite so gradients stay defined, yet exp() is 0.
 NEG = -1e4
+
+
+@dataclass
+class Lattice:
+    """What the probability of any one tag path of a sentence needs, from a head's forward-backward pass.
+
+    A path y over tokens s..e-1 has log-probability
+    ``log_alpha[s, y_s] + sum(transitions[y_k-1, y_k] + emissions[k, y_k]) + log_beta[e-1, y_e-1] - log_z``.
+    ``log_alpha, log_beta, emissions (batch, time, tags)``, ``log_z (batch,)``, ``transitions (tags, tags)``.
+    """
+
+    log_alpha: torch.Tensor
+    log_beta: torch.Tensor
+    log_z: torch.Tensor
+    emissions: torch.Tensor
+    transitions: torch.Tensor
 
 
 def _check(emissions: torch.Tensor, mask: torch.Tensor, num_tags: int) -> None:
@@ -176,14 +194,23 @@ class CRF(nn.Module):
             log_z = torch.logsumexp(alphas[-1] + end, dim=1)
         return alpha.to(emissions.dtype), beta.to(emissions.dtype), log_z.to(emissions.dtype)
 
+    def lattice(self, emissions: torch.Tensor, mask: torch.Tensor) -> Lattice:
+        """Forward-backward scores with the emissions and transitions they were computed from."""
+        alpha, beta, log_z = self.forward_backward(emissions, mask)
+        return Lattice(alpha, beta, log_z, emissions, self.scores()[1].detach())
+
+    def check_nbest(self, k: int) -> None:
+        """Refuse a ``k`` that ``nbest`` cannot serve."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+
     def nbest(self, emissions: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``k`` best tag sequences per row: ``paths (batch, k, time)`` (0 past the end) and
         their log-probabilities ``(batch, k)``, best first; -inf marks ranks beyond the number of
         valid paths. Batched k-best Viterbi: each (position, tag) keeps its k best partial paths.
         """
         _check(emissions, mask, self.num_tags)
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+        self.check_nbest(k)
         batch, time, n = emissions.shape
         with torch.no_grad():
             start, trans, end = self.scores(float("-inf"))

@@ -1,0 +1,100 @@
+"""The training, dev and test sets of a run, read once; whether training data is held in memory
+or streamed from Arrow files (``--lazy``) is decided here and nowhere else."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .batching import EncodedCorpus
+from .config import TrainConfig
+from .errors import NerError
+from .io import ReaderOptions, is_hf_source, read_source
+from .schemes import convert, tags_to_spans
+from .sentence import Sentence
+from .streaming import ArrowCorpus, StreamedSentences
+from .vocab import Vocabularies
+
+
+class TrainingSentences(Protocol):
+    """Labelled sentences that can be read several times and encoded into a training corpus."""
+
+    def __iter__(self) -> Iterator[Sentence]: ...
+
+    def encode(self, vocab: Vocabularies, train_scheme: str, max_word_chars: int) -> EncodedCorpus | ArrowCorpus: ...
+
+
+@dataclass
+class LoadedSentences:
+    """Training sentences held in memory, tensorised once."""
+
+    sentences: list[Sentence]
+
+    def __iter__(self) -> Iterator[Sentence]:
+        return iter(self.sentences)
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def encode(self, vocab: Vocabularies, train_scheme: str, max_word_chars: int) -> EncodedCorpus:
+        return EncodedCorpus(self.sentences, vocab, [convert(s.tags, train_scheme) for s in self.sentences], max_word_chars)
+
+
+@dataclass
+class Corpora:
+    """A run's data: training sentences (in memory or streamed), dev and optional test sentences."""
+
+    train: TrainingSentences
+    dev: list[Sentence]
+    test: list[Sentence] | None
+
+    def evaluated(self) -> list[Sentence]:
+        """Dev and test sentences together (their words may join the vocabulary with pretrained vectors)."""
+        return self.dev + (self.test or [])
+
+    def unseen_types(self, types: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Entities per type that dev or test has and ``types`` (the training set's) lacks: the model
+        can never predict them, so they count as misses. Roles without any are left out."""
+        out = {}
+        for role, sentences in (("dev", self.dev), ("test", self.test or [])):
+            known, counts = set(types), Counter()
+            for s in sentences:
+                counts.update(span.label for span in tags_to_spans(s.tags or []) if span.label not in known)
+            if counts:
+                out[role] = dict(sorted(counts.items()))
+        return out
+
+
+def reader_for(config: TrainConfig, role: str) -> ReaderOptions:
+    """How to read the training, dev or test source: the configured columns and fields, and the
+    split of a datasets source that serves in ``role``."""
+    split = {"training": config.train_split, "dev": config.dev_split, "test": config.test_split}[role]
+    return ReaderOptions(token_col=config.token_col, tag_col=config.tag_col, encoding=config.encoding, split=split,
+                         tokens_field=config.tokens_field, tags_field=config.tags_field)
+
+
+def load_sentences(path: str, config: TrainConfig, role: str) -> list[Sentence]:
+    """All labelled sentences of ``path``; an empty source is an error."""
+    sentences = list(read_source(path, reader_for(config, role)))
+    if not sentences:
+        raise NerError(f"the {role} set has no sentences", path=path)
+    return sentences
+
+
+def load_corpora(config: TrainConfig, train_path: str, dev_path: str, test_path: str | None) -> Corpora:
+    """Read dev and test into memory, and training data too unless ``config.lazy``, which
+    streams a datasets source instead."""
+    train: TrainingSentences
+    if config.lazy:
+        if not is_hf_source(train_path):
+            raise NerError("--lazy reads a datasets source (a save_to_disk folder, parquet or arrow files, hf:NAME)",
+                           path=train_path)
+        options = reader_for(config, "training")
+        train = StreamedSentences(train_path, options.split, options.tokens_field, options.tags_field)
+    else:
+        train = LoadedSentences(load_sentences(train_path, config, "training"))
+    dev = load_sentences(dev_path, config, "dev")
+    test = load_sentences(test_path, config, "test") if test_path else None
+    return Corpora(train, dev, test)

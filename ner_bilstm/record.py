@@ -1,0 +1,102 @@
+"""config.json, the record of how a model was made: its network, training options, labels and
+schemes, versions, vectors and data fingerprints. Read and written here only."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .config import MODEL_KEYS, ModelConfig
+from .embeddings import EmbeddingCoverage
+from .model_check import FORMAT_VERSION, check_config
+
+DEFAULT_MAX_WORD_CHARS = 40  # what models written before the option existed read
+
+
+def current_versions() -> dict[str, str]:
+    """Versions of what shapes a model's numbers: ner-bilstm, torch, seqeval and Python."""
+    from importlib.metadata import version
+
+    return {"ner_bilstm": __version__, "torch": torch.__version__, "seqeval": version("seqeval"), "python": platform.python_version()}
+
+
+def fingerprint(path: str, split: str | None = None) -> dict[str, Any]:
+    """Path and sha256 of a data file (datasets' fingerprint for a datasets source), so a model
+    records exactly what it was trained on."""
+    from .io import is_hf_source
+    from .io.hf import fingerprint as hf_fingerprint
+
+    if is_hf_source(path):
+        return hf_fingerprint(path, split)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"path": str(path), "sha256": digest.hexdigest()}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class ModelRecord:
+    """One model's config.json. ``training`` holds every training option as trained (a file from
+    an older version may lack newer ones); ``data`` a fingerprint per role (train, dev, test)."""
+
+    model: ModelConfig
+    training: dict[str, Any]
+    labels: list[str]
+    entity_types: list[str]
+    input_scheme: str
+    train_scheme: str
+    tokenization: str = "word"  # "char": raw text is split into characters at prediction time
+    embeddings: EmbeddingCoverage | None = None
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=current_versions)
+    created: str | None = field(default_factory=_now)
+
+    @property
+    def max_word_chars(self) -> int:
+        return self.training.get("max_word_chars", DEFAULT_MAX_WORD_CHARS)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of config.json."""
+        out: dict[str, Any] = {
+            "format_version": FORMAT_VERSION if self.model.bigram_dim else 1,  # 1 without bigrams: older versions read it
+            "model": self.model.to_dict(), "training": self.training, "labels": self.labels, "entity_types": self.entity_types,
+            "input_scheme": self.input_scheme, "train_scheme": self.train_scheme, "versions": self.versions,
+            "tokenization": self.tokenization,
+            "embeddings": self.embeddings.to_dict() if self.embeddings else None, "data": self.data,
+        }
+        if self.created is not None:
+            out["created"] = self.created
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Any, path: Path) -> ModelRecord:
+        """A record from config.json's parsed JSON, refused with a NerError naming the key when
+        anything is missing, mistyped or out of range (``model_check.check_config``). Formats 1 and
+        2 read as written, with the defaults of options they predate."""
+        config = check_config(raw, path)
+        model = config["model"]
+        return cls(
+            model=ModelConfig(**{k: model[k] for k in MODEL_KEYS}),
+            training=config["training"],
+            labels=list(config.get("labels") or []),
+            entity_types=list(config.get("entity_types") or []),
+            input_scheme=config["input_scheme"],
+            train_scheme=config["train_scheme"],
+            tokenization=config.get("tokenization", "word"),
+            embeddings=EmbeddingCoverage.from_dict(config["embeddings"]) if config.get("embeddings") else None,
+            data=config.get("data") or {},
+            versions=config.get("versions") or {},
+            created=config.get("created") if isinstance(config.get("created"), str) else None,
+        )

@@ -1,0 +1,120 @@
+"""Everything a training run builds before its first step: scheme and types, vocabularies, the
+encoded corpus, the network (with pretrained rows), the optimiser and the weight average."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.optim.swa_utils import AveragedModel
+
+from .batching import EncodedCorpus
+from .config import TrainConfig
+from .corpora import TrainingSentences
+from .embeddings import EmbeddingCoverage, load_embeddings, pretrained_rows
+from .errors import NerError
+from .model import Tagger
+from .optimization import make_optimizer, moving_average, singletons
+from .record import ModelRecord
+from .schemes import detect_scheme, label_set, tags_to_spans
+from .sentence import Sentence
+from .streaming import ArrowCorpus
+from .vocab import Vocabularies
+
+CHAR_LEVEL_SHARE = 0.9  # single-character tokens at least this share of the training tokens: character-level data
+
+
+@dataclass
+class TrainingSetup:
+    """Everything the training loop needs, built from the training sentences."""
+
+    scheme: str
+    types: list[str]
+    labels: list[str]
+    vocab: Vocabularies
+    data: EncodedCorpus | ArrowCorpus
+    model: Tagger
+    optimizer: torch.optim.Optimizer
+    singleton: torch.Tensor  # (words,) bool: seen once in training, candidates for word dropout
+    device: torch.device
+    config: TrainConfig  # effective: word_dim follows the embeddings file, bigram_dim is 0 without bigrams
+    trainer: torch.nn.Module  # what the step calls: the model, or its DistributedDataParallel wrapper
+    scaler: torch.amp.GradScaler | None = None  # float16 loss scaling under --amp
+    tokenization: str = "word"  # "char" when the training tokens are single characters (e.g. Chinese)
+    embedding_coverage: EmbeddingCoverage | None = None
+    singleton_bigrams: torch.Tensor | None = None  # (bigrams,) bool, like ``singleton``
+    average: AveragedModel | None = None  # the moving average of the weights (--average)
+
+    @property
+    def scored(self) -> Tagger:
+        """The weights that dev scores and the model directory keeps: the average when there is one."""
+        return self.average.module if self.average is not None else self.model  # type: ignore[return-value]
+
+    def record(self, data: dict[str, dict[str, Any]] | None = None) -> ModelRecord:
+        """The config.json record of the model this setup trains; ``data`` the fingerprints per role."""
+        return ModelRecord(self.config.model_config(), self.config.to_dict(), self.labels, self.types, self.scheme,
+                           self.config.train_scheme, self.tokenization, self.embedding_coverage, data or {})
+
+
+def tokenization_of(vocab: Vocabularies) -> str:
+    """"char" when nearly every training token is one character (Chinese, Japanese), else "word"."""
+    single = sum(count for word, count in vocab.word_counts.items() if len(word) == 1)
+    return "char" if single / max(sum(vocab.word_counts.values()), 1) >= CHAR_LEVEL_SHARE else "word"
+
+
+def prepare(
+    config: TrainConfig,
+    sentences: TrainingSentences,
+    device: torch.device,
+    source: str = "training data",
+    other_sentences: Sequence[Sentence] = (),
+) -> TrainingSetup:
+    """Detect the scheme, build vocabularies, tensorise the corpus once, create model and optimiser.
+
+    With pretrained embeddings, words of ``other_sentences`` (dev/test) that have a vector join
+    the vocabulary (Lample et al., 2016), so they are not unknown at test time. Streamed
+    sentences (``--lazy``) are read in a few passes and never held in memory.
+    """
+    scheme = detect_scheme(s.tags for s in sentences) if config.scheme == "auto" else config.scheme
+    types = sorted({span.label for s in sentences for span in tags_to_spans(s.tags)})
+    if not types:
+        raise NerError("the training set has no entities", path=source)
+    labels = label_set(types, config.train_scheme)
+    vocab = Vocabularies.build(
+        ((s.tokens, s.tags) for s in sentences), labels, min_freq=config.min_freq,
+        normalize_digits=config.normalize_digits, lowercase=config.lowercase,
+    )
+    tokenization = tokenization_of(vocab)
+    if config.bigram_dim > 0 and (config.bigrams == "on" or (config.bigrams == "auto" and tokenization == "char")):
+        vocab.add_bigrams((s.tokens for s in sentences), config.min_freq)
+    else:
+        config = dataclasses.replace(config, bigram_dim=0)
+    pretrained, coverage = None, None
+    if config.embeddings:
+        keys = {vocab.word_key(t) for group in (sentences, other_sentences) for s in group for t in s.tokens}
+        vectors = load_embeddings(config.embeddings, keys)
+        config = dataclasses.replace(config, word_dim=vectors.dim)  # the vectors decide the dimension
+        vocab.words.extend(sorted(k for k in keys if k in vectors))
+        ids = [vocab.word_id(t) for s in sentences for t in s.tokens]
+        pretrained = pretrained_rows(vectors, vocab.words.itos, ids, len(ids))
+        coverage = pretrained[2]
+    data = sentences.encode(vocab, config.train_scheme, config.max_word_chars)
+    if len(data) == 0:
+        raise NerError("the training set has no sentences", path=source)
+    model = Tagger(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme, vocab.num_bigrams)
+    if pretrained is not None:
+        matrix, found, _ = pretrained
+        with torch.no_grad():
+            rows = found.nonzero().squeeze(1)
+            model.word_embed.weight[rows] = matrix[rows]
+    model = model.to(device)
+    singleton = singletons(vocab.words.stoi, vocab.word_counts)
+    singleton_bigrams = singletons(vocab.bigrams.stoi, vocab.bigram_counts) if vocab.bigrams is not None else None
+    scaler = torch.amp.GradScaler("cuda") if config.amp and device.type == "cuda" else None
+    average = AveragedModel(model, multi_avg_fn=moving_average(config.average)) if config.average else None
+    return TrainingSetup(scheme, types, labels, vocab, data, model, make_optimizer(config, model), singleton.to(device), device,
+                         config, model, scaler, tokenization, coverage,
+                         singleton_bigrams.to(device) if singleton_bigrams is not None else None, average)
