@@ -246,7 +246,7 @@ def train(
     try:
         with stop.installed():
             if seeds is not None:
-                summary = train_seeds(cfg, seed_list, train, dev, output, test, view, resume, stop)
+                summary = train_seeds(cfg, seed_list, train, dev, output, test, callback=view, resume=resume, should_stop=stop)
             else:
                 result = run_training(cfg, train, dev, output, test_path=test, callback=view, resume=resume, should_stop=stop)
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from .embeddings import EmbeddingCoverage
 
@@ -103,7 +103,7 @@ class Tested:
     scores: dict[str, Any]
 
 
-Event = Union[SeedStarted, DataLoaded, Resumed, EpochStarted, BatchDone, EpochEnded, Tested]
+Event = SeedStarted | DataLoaded | Resumed | EpochStarted | BatchDone | EpochEnded | Tested
 Callback = Callable[[Event], None]
 
 

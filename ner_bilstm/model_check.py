@@ -90,8 +90,14 @@ def check_config(config: Any, path: Path) -> dict[str, Any]:
         for key in ("dim", "words"):
             require(embeddings, key, int, path, "embeddings.")
         require(embeddings, "tokens", (int, float), path, "embeddings.")
+        for key in ("vocabulary", "file_words"):
+            _optional(embeddings, key, int, path, "embeddings.")
         for key in ("name", "version"):
             _optional(embeddings, key, str, path, "embeddings.")
+    for key in ("labels", "entity_types"):
+        if not all(isinstance(v, str) for v in _optional(config, key, list, path) or []):
+            raise NerError(f"{key} must be a list of strings", path=str(path))
+    _optional(config, "created", str, path)
     for role, fingerprint in (_optional(config, "data", dict, path) or {}).items():
         require(fingerprint if isinstance(fingerprint, dict) else None, "path", str, path, f"data.{role}.")
         _optional(fingerprint, "sha256", str, path, f"data.{role}.")

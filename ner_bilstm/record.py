@@ -98,5 +98,5 @@ class ModelRecord:
             embeddings=EmbeddingCoverage.from_dict(config["embeddings"]) if config.get("embeddings") else None,
             data=config.get("data") or {},
             versions=config.get("versions") or {},
-            created=config.get("created") if isinstance(config.get("created"), str) else None,
+            created=config.get("created"),
         )

@@ -131,6 +131,7 @@ def train_seeds(
     dev_path: str,
     output: str | Path,
     test_path: str | None = None,
+    *,
     callback: Callback | None = None,
     resume: bool = False,
     should_stop: Callable[[], bool] | None = None,
@@ -153,7 +154,7 @@ def train_seeds(
             if world.main:
                 emit(SeedStarted(seed, i, len(seeds), again))
             result = train(dataclasses.replace(config, seed=seed), train_path, dev_path, directory, test_path,
-                           callback, again, should_stop)
+                           callback=callback, resume=again, should_stop=should_stop)
             runs.append(_run_of(seed, directory, result))
     finally:
         close_world(world)

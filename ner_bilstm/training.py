@@ -81,6 +81,7 @@ def train(
     dev_path: str,
     output: str | Path,
     test_path: str | None = None,
+    *,
     callback: Callback | None = None,
     resume: bool = False,
     should_stop: Callable[[], bool] | None = None,
