@@ -27,6 +27,7 @@ from typing import Any
 
 from ner_bilstm.config import load_config
 from ner_bilstm.errors import NerError
+from ner_bilstm.events import EpochEnded, Event, SeedStarted
 from ner_bilstm.seeds import SUMMARY, Spread, parse_seeds, train_seeds
 
 from .common import machine
@@ -92,11 +93,11 @@ ALL = {run.key: run for run in [*(r for rows in ABLATIONS.values() for r in rows
 def train_run(run: Run, seeds: list[int], corpora: Path) -> None:
     data = corpora / run.corpus
 
-    def progress(event: str, info: dict) -> None:
-        if event == "seed":
-            print(f"[{run.key}] seed {info['seed']}{' (resumed)' if info['resume'] else ''}", flush=True)
-        elif event == "epoch_end":
-            r = info["record"]
+    def progress(event: Event) -> None:
+        if isinstance(event, SeedStarted):
+            print(f"[{run.key}] seed {event.seed}{' (resumed)' if event.resume else ''}", flush=True)
+        elif isinstance(event, EpochEnded):
+            r = event.record
             print(f"[{run.key}] epoch {r.epoch:2d}  loss {r.loss:.3f}  dev F1 {r.dev_f1:.2f}  "
                   f"{r.sentences_per_second:.0f} sent/s  {r.seconds:.1f} s{'  best' if r.best else ''}", flush=True)
 

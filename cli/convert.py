@@ -21,7 +21,7 @@ def convert(
     split: str | None = options.SPLIT,
     tokens_field: str = options.TOKENS_FIELD,
     tags_field: str = options.TAGS_FIELD,
-    encoding: str = options.ENCODING,
+    encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
 ) -> None:
     """Convert between CoNLL and JSON lines, and between tag schemes (other CoNLL columns are kept)."""
     fmt = to_format or ("jsonl" if dest != "-" and source_format(dest) == "jsonl" else "conll")

@@ -78,7 +78,7 @@ def _model_info(model: Path, format: str) -> None:
     table.add_row("labels", " ".join(described.labels))
     table.add_row("schemes", f"input {r.input_scheme.upper()}, internal {r.train_scheme.upper()}")
     for role, fp in r.data.items():
-        ident = f"sha256 {fp['sha256'][:12]}" if "sha256" in fp else f"split {fp.get('split')}, {fp.get('rows')} rows"
+        ident = f"sha256 {fp['sha256'][:12]}" if fp.get("sha256") else f"split {fp.get('split')}, {fp.get('rows')} rows"
         table.add_row(f"{role} data", f"{fp['path']} ({ident})")
     if described.best_dev_f1 is not None:
         table.add_row("dev F1", f"{described.best_dev_f1:.2f}")

@@ -13,7 +13,7 @@ from ner_bilstm.artifact import load_model
 from ner_bilstm.errors import NerError
 from ner_bilstm.inference import Predictor, entity_types
 from ner_bilstm.io.files import output_stream
-from ner_bilstm.tagging import Document, conll_lines, display_spans, read_documents, record_line, tag_documents
+from ner_bilstm.tagging import Document, display_spans, document_conll_lines, read_documents, record_line, tag_documents
 
 from . import options
 from .render import console, err_console, label_styles
@@ -40,7 +40,7 @@ def _write(doc: Document, fmt: str, out, with_tags: bool, styles: dict[str, str]
     if fmt == "jsonl":
         out.write(record_line(doc, with_tags) + "\n")
     elif fmt == "conll":
-        out.write("".join(line + "\n" for line in conll_lines(doc)))
+        out.write("".join(line + "\n" for line in document_conll_lines(doc)))
     elif out is sys.stdout:
         console.print(_pretty(doc, styles), soft_wrap=True)
     else:

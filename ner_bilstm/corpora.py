@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from .batching import EncodedCorpus
 from .config import TrainConfig
 from .errors import NerError
 from .io import ReaderOptions, is_hf_source, read_source
+from .record import fingerprint
 from .schemes import convert, tags_to_spans
 from .sentence import Sentence
 from .streaming import ArrowCorpus, StreamedSentences
@@ -42,13 +43,22 @@ class LoadedSentences:
         return EncodedCorpus(self.sentences, vocab, [convert(s.tags, train_scheme) for s in self.sentences], max_word_chars)
 
 
+ROLE_NAMES = {"train": "training", "dev": "dev", "test": "test"}  # role -> how messages name it
+
+
 @dataclass
 class Corpora:
-    """A run's data: training sentences (in memory or streamed), dev and optional test sentences."""
+    """A run's data: training sentences (in memory or streamed), dev and optional test sentences,
+    and the source each role was read from."""
 
     train: TrainingSentences
     dev: list[Sentence]
     test: list[Sentence] | None
+    sources: dict[str, str]
+
+    def fingerprints(self, config: TrainConfig) -> dict[str, dict[str, Any]]:
+        """What each role was read from, as config.json records it (``record.fingerprint``)."""
+        return {role: fingerprint(path, reader_for(config, role).split) for role, path in self.sources.items()}
 
     def evaluated(self) -> list[Sentence]:
         """Dev and test sentences together (their words may join the vocabulary with pretrained vectors)."""
@@ -68,18 +78,18 @@ class Corpora:
 
 
 def reader_for(config: TrainConfig, role: str) -> ReaderOptions:
-    """How to read the training, dev or test source: the configured columns and fields, and the
-    split of a datasets source that serves in ``role``."""
-    split = {"training": config.train_split, "dev": config.dev_split, "test": config.test_split}[role]
+    """How to read the source of ``role`` (train, dev or test): the configured columns and fields,
+    and the split of a datasets source that serves in that role."""
+    split = {"train": config.train_split, "dev": config.dev_split, "test": config.test_split}[role]
     return ReaderOptions(token_col=config.token_col, tag_col=config.tag_col, encoding=config.encoding, split=split,
                          tokens_field=config.tokens_field, tags_field=config.tags_field)
 
 
 def load_sentences(path: str, config: TrainConfig, role: str) -> list[Sentence]:
-    """All labelled sentences of ``path``; an empty source is an error."""
+    """All labelled sentences of ``path``, the source of ``role``; an empty source is an error."""
     sentences = list(read_source(path, reader_for(config, role)))
     if not sentences:
-        raise NerError(f"the {role} set has no sentences", path=path)
+        raise NerError(f"the {ROLE_NAMES[role]} set has no sentences", path=path)
     return sentences
 
 
@@ -91,10 +101,11 @@ def load_corpora(config: TrainConfig, train_path: str, dev_path: str, test_path:
         if not is_hf_source(train_path):
             raise NerError("--lazy reads a datasets source (a save_to_disk folder, parquet or arrow files, hf:NAME)",
                            path=train_path)
-        options = reader_for(config, "training")
+        options = reader_for(config, "train")
         train = StreamedSentences(train_path, options.split, options.tokens_field, options.tags_field)
     else:
-        train = LoadedSentences(load_sentences(train_path, config, "training"))
+        train = LoadedSentences(load_sentences(train_path, config, "train"))
     dev = load_sentences(dev_path, config, "dev")
     test = load_sentences(test_path, config, "test") if test_path else None
-    return Corpora(train, dev, test)
+    sources = {"train": train_path, "dev": dev_path, **({"test": test_path} if test_path else {})}
+    return Corpora(train, dev, test, sources)

@@ -61,11 +61,11 @@ class EmbeddingCoverage:
         return cls(d["tokens"], d["words"], d.get("vocabulary", 0), d.get("file_words", 0), d["dim"], d.get("name"), d.get("version"))
 
 
-def pretrained_rows(vectors: Embeddings, vocabulary: Sequence[str], word_ids: Iterable[int], tokens: int
+def pretrained_rows(vectors: Embeddings, vocabulary: Sequence[str], word_ids: Iterable[int]
                     ) -> tuple[torch.Tensor, torch.Tensor, EmbeddingCoverage]:
     """The rows of an embedding matrix over ``vocabulary`` that ``vectors`` fill: ``(matrix
-    (words, dim), found (words,) bool, coverage)``. ``word_ids`` are the training tokens' ids
-    (``tokens`` of them), for the share of tokens covered; rows not found are left to the caller."""
+    (words, dim), found (words,) bool, coverage)``. ``word_ids`` are the training tokens' ids,
+    streamed, for the share of tokens covered; rows not found are left to the caller."""
     matrix = torch.empty(len(vocabulary), vectors.dim)
     found = torch.zeros(len(vocabulary), dtype=torch.bool)
     for i, word in enumerate(vocabulary):
@@ -73,7 +73,10 @@ def pretrained_rows(vectors: Embeddings, vocabulary: Sequence[str], word_ids: It
         if v is not None:
             matrix[i] = torch.from_numpy(v)
             found[i] = True
-    hits = sum(bool(found[i]) for i in word_ids)
+    hits = tokens = 0
+    for i in word_ids:
+        hits += bool(found[i])
+        tokens += 1
     coverage = EmbeddingCoverage(round(hits / max(tokens, 1), 4), int(found.sum()), len(vocabulary), vectors.total, vectors.dim,
                                  vectors.name, vectors.version)
     return matrix, found, coverage

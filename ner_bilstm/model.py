@@ -85,7 +85,7 @@ class Tagger(nn.Module):
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Mean negative log-likelihood per sentence."""
-        return self.head.nll(self.emissions(batch), batch.tags, batch.mask).mean()
+        return self.head.loss(self.emissions(batch), batch.tags, batch.mask)
 
     def decode(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Best valid tag ids ``(batch, time)`` and their emissions ``(batch, time, tags)`` (float32)."""

@@ -98,8 +98,7 @@ def prepare(
         vectors = load_embeddings(config.embeddings, keys)
         config = dataclasses.replace(config, word_dim=vectors.dim)  # the vectors decide the dimension
         vocab.words.extend(sorted(k for k in keys if k in vectors))
-        ids = [vocab.word_id(t) for s in sentences for t in s.tokens]
-        pretrained = pretrained_rows(vectors, vocab.words.itos, ids, len(ids))
+        pretrained = pretrained_rows(vectors, vocab.words.itos, (vocab.word_id(t) for s in sentences for t in s.tokens))
         coverage = pretrained[2]
     data = sentences.encode(vocab, config.train_scheme, config.max_word_chars)
     if len(data) == 0:

@@ -16,8 +16,8 @@ from typing import Any
 
 from .errors import NerError
 from .inference import Entity, Prediction, Predictor
-from .io import JSONL_SUFFIXES, ReaderOptions, conll
-from .io.conll import file_columns, read_conll
+from .io import JSONL_SUFFIXES, ReaderOptions
+from .io.conll import conll_lines, file_columns, read_conll
 from .io.files import check_encoding, decode_line, decode_lines, numbered_raw_lines
 from .io.hf import is_hf_source, read_hf
 from .io.jsonl import parse_object, token_list
@@ -256,12 +256,12 @@ def record_line(doc: Document, with_tags: bool = False) -> str:
         return dumps(document_record(Document(doc.line, error=f"the result cannot be written as strict JSON: it holds {e}")))
 
 
-def conll_lines(doc: Document) -> Iterator[str]:
+def document_conll_lines(doc: Document) -> Iterator[str]:
     """CoNLL output of a document: its columns (or tokens) plus the predicted tag; a blank line after each sentence."""
     for sentence, pred in zip(doc.sentences, doc.predictions):
         rows = [[*cols, tag] for cols, tag in zip(file_columns(sentence, with_tags=False), pred.tags)]
-        yield from conll.conll_lines(rows, sentence.meta.get("comments", []))
+        yield from conll_lines(rows, sentence.meta.get("comments", []))
 
 
 __all__ = ["Document", "Entity", "read_documents", "tag_documents", "document_record", "record_line", "document_entities",
-           "display_spans", "conll_lines"]
+           "display_spans", "document_conll_lines"]

@@ -19,7 +19,7 @@ from .artifact import HISTORY, METRICS, LoadedModel, load_model, remove_stale_te
 from .batching import length_batches
 from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .corpora import Corpora, load_corpora, reader_for
+from .corpora import Corpora, load_corpora
 from .distributed import World, close_world, init_world, joined
 from .errors import NerError, TrainingInterrupted, first_line
 from .evaluation import entity_scores
@@ -27,7 +27,7 @@ from .events import BatchDone, Callback, DataLoaded, EpochEnded, EpochRecord, Ep
 from .inference import Predictor
 from .io.files import atomic_write, write_json
 from .optimization import learning_rate, train_step
-from .record import ModelRecord, fingerprint
+from .record import ModelRecord
 from .setup import TrainingSetup, prepare
 
 # Options that may differ between an interrupted run and its resumption.
@@ -104,10 +104,8 @@ def train(
     try:
         corpora = load_corpora(config, train_path, dev_path, test_path)
         setup = prepare(config, corpora.train, device, train_path, corpora.evaluated())
-        data = {role: fingerprint(path, reader_for(setup.config, name).split) for role, name, path in
-                (("train", "training", train_path), ("dev", "dev", dev_path), ("test", "test", test_path)) if path}
-        run = Run(setup, corpora, setup.record(data), output, world, emit, should_stop, started)
-        run.start(dev_path)
+        run = Run(setup, corpora, output, world, emit, should_stop, started)
+        run.start()
         return run.finish(run.loop(run.begin(resume)))
     except RuntimeError as e:
         if not world.distributed:
@@ -125,7 +123,6 @@ class Run:
 
     setup: TrainingSetup
     corpora: Corpora
-    record: ModelRecord
     output: Path
     world: World
     emit: Callback
@@ -133,6 +130,7 @@ class Run:
     started: float  # perf_counter() when this process began
     earlier: float = 0.0  # wall seconds the interrupted runs had spent, up to their last checkpoint
     generator: torch.Generator = field(default_factory=torch.Generator)
+    record: ModelRecord = field(init=False)  # config.json, made once the data is reported
 
     @property
     def config(self) -> TrainConfig:
@@ -147,8 +145,9 @@ class Run:
     def elapsed(self) -> float:
         return self.earlier + time.perf_counter() - self.started
 
-    def start(self, dev_path: str) -> None:
-        """Check the dev set, spread the model over the processes of a distributed run, report the data."""
+    def start(self) -> None:
+        """Check the dev set, spread the model over the processes of a distributed run, report the
+        data, and make the model's record (with the data's fingerprints)."""
         setup, world, config = self.setup, self.world, self.config
         if world.distributed:
             world.same_everywhere(json.dumps(setup.vocab.to_dict()), "vocabularies")
@@ -156,13 +155,14 @@ class Run:
             setup.trainer = torch.nn.parallel.DistributedDataParallel(setup.model)
             torch.manual_seed(config.seed + world.rank)
         if not any(t != "O" for s in self.corpora.dev for t in s.tags):
-            raise NerError("the dev set has no entities, so dev F1 cannot choose the best epoch", path=dev_path)
+            raise NerError("the dev set has no entities, so dev F1 cannot choose the best epoch", path=self.corpora.sources["dev"])
         vocab, test = setup.vocab, self.corpora.test
         self.emit(DataLoaded(
             len(setup.data), len(self.corpora.dev), len(test) if test else 0, sum(setup.data.lengths), setup.scheme, setup.types,
             len(vocab.words), len(vocab.chars), vocab.num_bigrams, config.bigram_dim, str(setup.device), setup.tokenization,
             setup.embedding_coverage, self.corpora.unseen_types(setup.types),
         ))
+        self.record = setup.record(self.corpora.fingerprints(config))
 
     def begin(self, resume: bool) -> LoopState:
         """The loop's state: fresh, or restored with every random state from the checkpoint; the
@@ -264,9 +264,9 @@ class Run:
         self.world.barrier()
         if not self.world.main:
             return TrainResult(self.output, state.best_epoch, state.best_dev, None, history, round(self.elapsed(), 1), main=False)
+        best = load_model(self.output, device=str(self.setup.device))  # and so checked: the directory loads
         test_scores = None
         if self.corpora.test is not None:
-            best = load_model(self.output, device=str(self.setup.device))
             predicted = Predictor(best, self.config.eval_batch_size).predict(self.corpora.test)
             test_scores = entity_scores([s.tags for s in self.corpora.test], [p.spans for p in predicted])
             self.emit(Tested(test_scores))

@@ -168,3 +168,27 @@ def test_a_checkpoint_from_before_bigrams_and_averaging_still_resumes(corpus, tm
         train(changed, str(corpus["train"]), str(corpus["dev"]), out, resume=True)
     result = train(config, str(corpus["train"]), str(corpus["dev"]), out, resume=True)
     assert len(result.history) == 2
+
+
+def test_a_checkpoint_written_before_resumes_bit_exactly(tmp_path, monkeypatch):
+    """tests/fixtures/checkpoints/interrupted was written by ner-bilstm 36df8af: the TINY model on the
+    conftest corpus (relative paths train.txt, dev.txt), stopped after 20 steps, in epoch 2. Resumed
+    by this version it ends with the weights of an uninterrupted run."""
+    from ner_bilstm.config import load_config
+    from ner_bilstm.events import Resumed
+    from ner_bilstm.training import train
+
+    from .conftest import TINY, make_sentences, write_conll
+
+    monkeypatch.chdir(tmp_path)
+    write_conll(Path("train.txt"), make_sentences(120, 1))
+    write_conll(Path("dev.txt"), make_sentences(30, 2))
+    shutil.copytree(Path(__file__).parent / "fixtures" / "checkpoints" / "interrupted", "resumed")
+    config = load_config(overrides={**TINY, "epochs": 2})
+    events: list = []
+    resumed = train(config, "train.txt", "dev.txt", "resumed", resume=True, callback=events.append)
+    fresh = train(config, "train.txt", "dev.txt", "fresh")
+    assert Resumed(epoch=2, position=5, finished=False) in events  # it went on from the checkpoint, not from scratch
+    assert len(resumed.history) == 2 and [r.loss for r in resumed.history] == [r.loss for r in fresh.history]
+    a, b = load_model("resumed").model.state_dict(), load_model("fresh").model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in b)

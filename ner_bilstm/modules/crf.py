@@ -33,7 +33,8 @@ class Lattice:
     transitions: torch.Tensor
 
 
-def _check(emissions: torch.Tensor, mask: torch.Tensor, num_tags: int) -> None:
+def check_inputs(emissions: torch.Tensor, mask: torch.Tensor, num_tags: int) -> None:
+    """Refuse emissions and a mask of the wrong shapes or types (both heads check with this)."""
     if emissions.dim() != 3 or emissions.size(2) != num_tags:
         raise ValueError(f"emissions must be (batch, time, {num_tags}), got {tuple(emissions.shape)}")
     if mask.shape != emissions.shape[:2] or mask.dtype != torch.bool:
@@ -153,15 +154,19 @@ class CRF(nn.Module):
     def nll(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Negative log-likelihood of ``tags`` per row, (batch,). Under autocast it still runs in
         float32/float64: half precision would lose the partition function."""
-        _check(emissions, mask, self.num_tags)
+        check_inputs(emissions, mask, self.num_tags)
         with torch.autocast(emissions.device.type, enabled=False):
             emissions = emissions.float()
             return self.log_partition(emissions, mask) - self.path_score(emissions, tags, mask)
 
+    def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The mean of ``nll`` over the batch: the training loss."""
+        return self.nll(emissions, tags, mask).mean()
+
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Constrained Viterbi: best paths (batch, time) and their unnormalised scores (batch,);
         subtract ``log_partition`` for log-probabilities."""
-        _check(emissions, mask, self.num_tags)
+        check_inputs(emissions, mask, self.num_tags)
         return viterbi(emissions, mask, *self.scores(float("-inf")))
 
     def forward_backward(self, emissions: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -172,7 +177,7 @@ class CRF(nn.Module):
         Token marginals are ``exp(alpha + beta - logZ)``. Each step is a matrix product with
         exp(trans) between max-shifted exponentials, in float64; for inference, so no gradient is kept.
         """
-        _check(emissions, mask, self.num_tags)
+        check_inputs(emissions, mask, self.num_tags)
         with torch.no_grad():
             start, trans, end = (x.double() for x in self.scores())
             em = emissions.double()
@@ -209,7 +214,7 @@ class CRF(nn.Module):
         their log-probabilities ``(batch, k)``, best first; -inf marks ranks beyond the number of
         valid paths. Batched k-best Viterbi: each (position, tag) keeps its k best partial paths.
         """
-        _check(emissions, mask, self.num_tags)
+        check_inputs(emissions, mask, self.num_tags)
         self.check_nbest(k)
         batch, time, n = emissions.shape
         with torch.no_grad():

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..errors import NerError
-from .crf import Lattice, _check, viterbi
+from .crf import Lattice, check_inputs, viterbi
 
 NO_NBEST = "--nbest needs a model with the CRF head"
 
@@ -27,11 +27,17 @@ class SoftmaxHead(nn.Module):
         self.register_buffer("allowed_end", allowed[2].clone(), persistent=False)
         self.register_buffer("_zero", torch.zeros(()), persistent=False)
 
+    def _logp(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        check_inputs(emissions, mask, self.num_tags)
+        return emissions.float().log_softmax(-1).gather(2, tags.unsqueeze(2)).squeeze(2) * mask
+
     def nll(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Negative log-likelihood of ``tags`` per row, (batch,), in float32."""
-        _check(emissions, mask, self.num_tags)
-        logp = emissions.float().log_softmax(-1).gather(2, tags.unsqueeze(2)).squeeze(2)
-        return -(logp * mask).sum(1)
+        return -self._logp(emissions, tags, mask).sum(1)
+
+    def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The mean of ``nll`` over the batch, summed in one reduction."""
+        return -self._logp(emissions, tags, mask).sum() / emissions.size(0)
 
     def scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(start, trans, end): 0 for allowed moves, -inf for forbidden ones."""
@@ -44,13 +50,13 @@ class SoftmaxHead(nn.Module):
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The most probable valid path (batch, time) and its log-probability (batch,)."""
-        _check(emissions, mask, self.num_tags)
+        check_inputs(emissions, mask, self.num_tags)
         return viterbi(emissions.log_softmax(-1), mask, *self.scores())
 
     def lattice(self, emissions: torch.Tensor, mask: torch.Tensor) -> Lattice:
         """The lattice of independent tokens: alpha holds each token's log-probabilities, and beta,
         log Z and the transitions are 0 (every path's probabilities sum to 1 already)."""
-        _check(emissions, mask, self.num_tags)
+        check_inputs(emissions, mask, self.num_tags)
         logp = emissions.log_softmax(-1)
         zeros = torch.zeros_like(logp)
         return Lattice(logp, zeros, zeros[:, 0, 0], logp, zeros.new_zeros(self.num_tags, self.num_tags))
