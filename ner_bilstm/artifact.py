@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from .errors import NerError
-from .io.files import atomic_write, write_json
+from .io.files import write_bytes, write_json
 from .model import Tagger
 from .model_check import check_shapes, check_vocab, load_weights, read_header, read_json_file
 from .record import ModelRecord
@@ -63,7 +63,7 @@ def save_model(directory: Path, model: Tagger, vocab: Vocabularies, record: Mode
     write_json(directory / CONFIG, record.to_dict())
     write_json(directory / VOCAB, vocab.to_dict())
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write(directory / WEIGHTS, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    write_bytes(directory / WEIGHTS, save(state, metadata={"format": "pt"}))
 
 
 def load_model(directory: str | Path, device: str = "cpu") -> LoadedModel:

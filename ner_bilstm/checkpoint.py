@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from .errors import NerError
-from .io.files import atomic_write
+from .io.files import write_bytes
 
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "state.safetensors"
@@ -83,7 +83,7 @@ def save_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
         "numpy_random": [np_state[0], np_state[1].tolist(), *np_state[2:]],
     }
     path = checkpoint_path(output)
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"state": json.dumps(meta)}))
+    write_bytes(path, save(tensors, metadata={"state": json.dumps(meta)}))
 
 
 def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,

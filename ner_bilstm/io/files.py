@@ -104,6 +104,16 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Non
         write(tmp)
 
 
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """``data`` into ``path``, atomically. (safetensors' own ``save_file`` renames a temporary file of
+    its own, which a killed process leaves behind: serialise with ``safetensors.torch.save`` and write here.)"""
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    atomic_write(path, write)
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """``obj`` as indented JSON (non-ASCII kept), atomically."""
     def write(tmp: str) -> None:
