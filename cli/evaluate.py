@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ner_bilstm.artifact import load_model
+from ner_bilstm.devices import resolve_device
 from ner_bilstm.evaluation import evaluate_model
 
 from . import options
@@ -26,11 +27,12 @@ def evaluate(
     tag_col: int = options.TAG_COL,
     encoding: str = options.ENCODING,
     batch_size: int = typer.Option(256, help="Sentences per batch."),
+    device: str = options.DEVICE,
 ) -> None:
     """Score a model on labelled data (seqeval, entity level, the data's own scheme)."""
     if format not in ("table", "json"):
         raise typer.BadParameter("choose table or json", param_hint="--format")
-    loaded = load_model(model)
+    loaded = load_model(model, device=str(resolve_device(device)))
     reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field)
     scores = evaluate_model(loaded, source, predictions_path=predictions, reader=reader, batch_size=batch_size)
     if format == "json":

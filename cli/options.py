@@ -12,6 +12,7 @@ ENCODING = typer.Option("utf-8", help="Text encoding.")
 SPLIT = typer.Option(None, help="Split of a datasets source.")
 TOKENS_FIELD = typer.Option("tokens", help="Tokens column of a datasets source.")
 TAGS_FIELD = typer.Option("ner_tags", help="Tags column of a datasets source.")
+DEVICE = typer.Option("auto", help="auto (CUDA when there is a GPU) | cpu | cuda.")
 
 
 def reader(token_col: int = 0, tag_col: int = -1, encoding: str = "utf-8", split: str | None = None,

@@ -10,6 +10,7 @@ import typer
 from rich.text import Text
 
 from ner_bilstm.artifact import load_model
+from ner_bilstm.devices import resolve_device
 from ner_bilstm.errors import NerError
 from ner_bilstm.inference import Predictor, entity_types
 from ner_bilstm.io.files import output_stream
@@ -60,6 +61,7 @@ def predict(
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad input line (exit 1) instead of writing an error record."),
     batch_size: int = typer.Option(256, help="Sentences per batch."),
     threads: int = typer.Option(0, help="CPU threads for torch (0 = its default)."),
+    device: str = options.DEVICE,
     split: str | None = options.SPLIT,
     tokens_field: str = options.TOKENS_FIELD,
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
@@ -77,7 +79,7 @@ def predict(
         import torch
 
         torch.set_num_threads(threads)
-    loaded = load_model(model)
+    loaded = load_model(model, device=str(resolve_device(device)))
     predictor = Predictor(loaded, batch_size, nbest=nbest, min_score=min_score)
     styles = label_styles(entity_types(loaded.vocab.labels.itos))
     reader = options.reader(encoding=encoding, split=split, tokens_field=tokens_field)

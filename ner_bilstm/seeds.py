@@ -19,11 +19,12 @@ from typing import Any
 from .artifact import CONFIG, HISTORY, METRICS, VOCAB, WEIGHTS
 from .checkpoint import checkpoint_path
 from .config import MAX_SEED, TrainConfig
+from .devices import resolve_device
 from .distributed import close_world, init_world
 from .errors import NerError
 from .events import Callback, SeedStarted, ignore
 from .io.files import atomic_write, write_json
-from .training import TrainResult, resolve_device, train
+from .training import TrainResult, train
 
 SUMMARY = "seeds.json"
 MODEL_FILES = (CONFIG, VOCAB, METRICS, HISTORY, WEIGHTS)  # weights last, as save_model writes them

@@ -20,6 +20,7 @@ from .batching import length_batches
 from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .corpora import Corpora, load_corpora
+from .devices import resolve_device
 from .distributed import World, close_world, init_world, joined
 from .errors import NerError, TrainingInterrupted, first_line
 from .evaluation import entity_scores
@@ -56,14 +57,6 @@ def set_seed(seed: int) -> None:
         np.random.seed(seed)
     except ImportError:  # pragma: no cover
         pass
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise NerError("--device cuda was asked for but no CUDA device is available")
-    return torch.device(name)
 
 
 def write_history(output: Path, history: list[dict]) -> None:

@@ -158,3 +158,49 @@ def test_console_script_and_module_entry_point(tiny_model):
     p = subprocess.run([sys.executable, "-m", "ner_bilstm", "info", "--model", str(tiny_model / "nope")],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 1 and "model directory not found" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_written_files_honour_the_umask(corpus, tmp_path, umask, mode):
+    """Model files, checkpoints and predict's output get 0666 minus the umask, as any file a user
+    writes: a model trained by one user can be read by a service account (umask 0022)."""
+    import os
+
+    old = os.umask(umask)
+    try:
+        out = tmp_path / "m"
+        r = run("train", "--train", corpus["train"], "--dev", corpus["dev"], "--output", out, "--epochs", "1",
+                "--hidden", "16", "--word-dim", "8", "--char-filters", "8", "--batch-size", "16")
+        assert r.exit_code == 0, r.output
+        assert run("predict", "--model", out, corpus["test"], "--input-format", "conll", "-o", tmp_path / "p.jsonl").exit_code == 0
+    finally:
+        os.umask(old)
+    files = [p for p in out.rglob("*") if p.is_file()] + [tmp_path / "p.jsonl"]
+    assert {p.name for p in files} >= {"config.json", "vocab.json", "model.safetensors", "metrics.json", "history.jsonl",
+                                       "state.safetensors", "p.jsonl"}
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: oct(mode) for p in files}
+
+
+def test_predict_and_evaluate_take_a_device(tiny_model, corpus):
+    r = run("evaluate", "--model", tiny_model, corpus["test"], "--device", "cpu", "--format", "json")
+    assert r.exit_code == 0, r.output
+    r = run("predict", "--model", tiny_model, corpus["test"], "--input-format", "conll", "--device", "cpu")
+    assert r.exit_code == 0 and r.output.count("\n") == 30, r.output
+    import torch
+
+    if not torch.cuda.is_available():
+        for command in (["evaluate", "--model", tiny_model, corpus["test"]], ["predict", "--model", tiny_model, corpus["test"]]):
+            r = run(*command, "--device", "cuda")
+            assert r.exit_code == 1 and "no CUDA device" in r.output, r.output
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_predict_and_evaluate_on_cuda_agree_with_cpu(tiny_model, corpus):
+    outputs = {}
+    for device in ("cpu", "cuda"):
+        p = run("predict", "--model", tiny_model, corpus["test"], "--input-format", "conll", "--device", device)
+        e = run("evaluate", "--model", tiny_model, corpus["test"], "--device", device, "--format", "json")
+        assert p.exit_code == 0 and e.exit_code == 0, p.output + e.output
+        outputs[device] = ([[x["label"] for x in json.loads(line)["entities"]] for line in p.output.splitlines()],
+                           json.loads(e.output)["micro"]["f1"])
+    assert outputs["cpu"] == outputs["cuda"]

@@ -80,6 +80,13 @@ def numbered_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, st
     yield from decode_lines(numbered_raw_lines(path), encoding, path)
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """A temporary file's path beside ``path``: when the block succeeds the file is fsynced and
@@ -87,6 +94,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     path = os.fspath(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(os.path.abspath(path)))
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 would keep a model from its other users
     try:
         yield tmp
         with open(tmp, "rb+") as f:
