@@ -11,10 +11,11 @@ from rich.text import Text
 
 from ner_bilstm.artifact import load_model
 from ner_bilstm.devices import resolve_device
+from ner_bilstm.documents import Document, display_spans, document_conll_lines, record_line
 from ner_bilstm.errors import NerError
 from ner_bilstm.inference import Predictor, entity_types
 from ner_bilstm.io.files import output_stream
-from ner_bilstm.tagging import Document, display_spans, document_conll_lines, read_documents, record_line, tag_documents
+from ner_bilstm.tagging import read_documents, tag_documents
 
 from . import options
 from .render import console, err_console, label_styles

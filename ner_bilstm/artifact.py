@@ -14,7 +14,7 @@ from safetensors.torch import save
 
 from .errors import NerError
 from .io.files import write_bytes, write_json
-from .model import Tagger
+from .model import TaggerNetwork
 from .model_check import check_shapes, check_vocab, load_weights, read_header, read_json_file
 from .record import ModelRecord
 from .vocab import Vocabularies
@@ -34,7 +34,7 @@ def remove_stale_temporaries(directory: Path) -> None:
 class LoadedModel:
     """A model ready for inference, with what is needed to read its outputs."""
 
-    model: Tagger
+    model: TaggerNetwork
     vocab: Vocabularies
     record: ModelRecord
 
@@ -51,12 +51,12 @@ class LoadedModel:
         return self.record.max_word_chars
 
 
-def build_tagger(record: ModelRecord, vocab: Vocabularies) -> Tagger:
+def build_tagger(record: ModelRecord, vocab: Vocabularies) -> TaggerNetwork:
     """The network a record and its vocabularies describe, freshly initialised."""
-    return Tagger(record.model, len(vocab.words), len(vocab.chars), vocab.labels.itos, record.train_scheme, vocab.num_bigrams)
+    return TaggerNetwork(record.model, len(vocab.words), len(vocab.chars), vocab.labels.itos, record.train_scheme, vocab.num_bigrams)
 
 
-def save_model(directory: Path, model: Tagger, vocab: Vocabularies, record: ModelRecord) -> None:
+def save_model(directory: Path, model: TaggerNetwork, vocab: Vocabularies, record: ModelRecord) -> None:
     """Write weights, vocabulary and configuration, each atomically. Weights go last so a
     directory with weights always has the matching JSON."""
     directory = Path(directory)

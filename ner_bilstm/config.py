@@ -36,7 +36,7 @@ LIMITS = {
 @dataclass(frozen=True)
 class ModelConfig:
     """The options that shape the network, which must match when weights are loaded: what
-    ``Tagger`` takes and config.json's "model" record. ``bigram_dim`` 0 means no bigrams."""
+    ``TaggerNetwork`` takes and config.json's "model" record. ``bigram_dim`` 0 means no bigrams."""
 
     head: str = "crf"
     rnn: str = "lstm"
@@ -189,6 +189,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
                 raise NerError(f"unknown option {key!r}", path=source)
             values[key] = _coerce(key, value, kinds[key], source)
     for key, value in (overrides or {}).items():
+        if key not in kinds:
+            raise NerError(f"unknown option {key!r}", path="command line")
         if value is not None:
             values[key] = _coerce(key, value, kinds[key], "command line")
     return TrainConfig(**values).validate(source)

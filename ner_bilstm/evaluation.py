@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import NerError
 from .io import ReaderOptions, conll_lines, read_source
@@ -15,6 +17,38 @@ if TYPE_CHECKING:
     from .artifact import LoadedModel
 
 SEQEVAL_MODE = "seqeval default mode (conlleval-compatible, lenient chunking)"
+
+
+@dataclass(frozen=True)
+class Score:
+    """Precision, recall and F1 in percent, over ``support`` gold entities."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Entity-level scores: ``micro`` over all types and one ``Score`` per type, in the gold data's
+    ``scheme``; ``sentences`` and ``tokens`` scored, when known. ``to_dict`` is the JSON `evaluate` writes."""
+
+    micro: Score
+    types: dict[str, Score]
+    scheme: str
+    mode: str = SEQEVAL_MODE
+    sentences: int | None = None
+    tokens: int | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Scores:
+        return cls(Score(**d["micro"]), {k: Score(**v) for k, v in d["types"].items()}, d["scheme"], d["mode"],
+                   d.get("sentences"), d.get("tokens"))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        return {k: v for k, v in out.items() if v is not None}
 
 
 def _seqeval_scheme(scheme: str) -> str:

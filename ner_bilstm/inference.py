@@ -18,7 +18,7 @@ DECODE_BUDGET = 1 << 25  # float scores a decoding step may hold (128 MiB)
 
 
 @dataclass
-class Entity:
+class ScoredSpan:
     """A predicted entity over tokens ``token_start:token_end`` with its probability."""
 
     label: str
@@ -32,7 +32,7 @@ class Prediction:
     """Tags in the model's input scheme and the entities they encode."""
 
     tags: list[str]
-    entities: list[Entity]
+    entities: list[ScoredSpan]
     alternatives: list[tuple[list[str], float]] = field(default_factory=list)  # n-best: (tags, probability)
 
     @property
@@ -118,7 +118,7 @@ class Predictor:
             tags = [self.labels[t] for t in paths[row][:n]]
             spans = tags_to_spans(tags)
             scorer = _SpanScorer(self.labels, self.loaded.train_scheme, alpha[row], beta[row], log_z[row], em_np[row], trans, n)
-            entities = [Entity(s.label, s.start, s.end, round(float(np.exp(scorer(s))), 4)) for s in spans]
+            entities = [ScoredSpan(s.label, s.start, s.end, round(float(np.exp(scorer(s))), 4)) for s in spans]
             entities = [e for e in entities if e.score >= self.min_score]
             out.append(Prediction(spans_to_tags(spans, n, self.loaded.input_scheme), entities))
         if self.nbest:

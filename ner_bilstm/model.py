@@ -16,7 +16,7 @@ from .modules.dropout import Dropout
 from .schemes import allowed_transitions
 
 
-class Tagger(nn.Module):
+class TaggerNetwork(nn.Module):
     """A BiLSTM(-CRF) sequence tagger.
 
     ``labels`` are the tags of ``train_scheme``; both heads decode under that scheme's

@@ -21,7 +21,7 @@ from safetensors import SafetensorError, safe_open
 from .config import CHOICES, LIMITS, MODEL_KEYS, TrainConfig, option_types
 from .errors import NerError
 from .io.strict_json import JsonError, loads
-from .model import Tagger
+from .model import TaggerNetwork
 from .schemes import SCHEMES, label_set, parse_tag
 from .vocab import PAD, UNK, Vocabularies
 
@@ -167,7 +167,7 @@ def _meta_shapes(model: ModelConfig, words: int, chars: int, labels: list[str], 
                  bigrams: int = 0) -> dict[str, tuple[int, ...]]:
     """Parameter shapes of the network a configuration describes, built on the meta device (no memory)."""
     with torch.device("meta"):
-        skeleton = Tagger(model, words, chars, labels, scheme, bigrams)
+        skeleton = TaggerNetwork(model, words, chars, labels, scheme, bigrams)
     return {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
 
 

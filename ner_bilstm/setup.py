@@ -16,7 +16,7 @@ from .config import TrainConfig
 from .corpora import TrainingSentences
 from .embeddings import EmbeddingCoverage, load_embeddings, pretrained_rows
 from .errors import NerError
-from .model import Tagger
+from .model import TaggerNetwork
 from .optimization import make_optimizer, moving_average, singletons
 from .record import ModelRecord
 from .schemes import detect_scheme, label_set, tags_to_spans
@@ -36,7 +36,7 @@ class TrainingSetup:
     labels: list[str]
     vocab: Vocabularies
     data: EncodedCorpus | ArrowCorpus
-    model: Tagger
+    model: TaggerNetwork
     optimizer: torch.optim.Optimizer
     singleton: torch.Tensor  # (words,) bool: seen once in training, candidates for word dropout
     device: torch.device
@@ -49,7 +49,7 @@ class TrainingSetup:
     average: AveragedModel | None = None  # the moving average of the weights (--average)
 
     @property
-    def scored(self) -> Tagger:
+    def scored(self) -> TaggerNetwork:
         """The weights that dev scores and the model directory keeps: the average when there is one."""
         return self.average.module if self.average is not None else self.model  # type: ignore[return-value]
 
@@ -103,7 +103,7 @@ def prepare(
     data = sentences.encode(vocab, config.train_scheme, config.max_word_chars)
     if len(data) == 0:
         raise NerError("the training set has no sentences", path=source)
-    model = Tagger(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme, vocab.num_bigrams)
+    model = TaggerNetwork(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme, vocab.num_bigrams)
     if pretrained is not None:
         matrix, found, _ = pretrained
         with torch.no_grad():

@@ -15,10 +15,11 @@ import traceback
 from pathlib import Path
 
 from ner_bilstm.artifact import load_model
+from ner_bilstm.documents import Document, record_line
 from ner_bilstm.errors import NerError
 from ner_bilstm.inference import Predictor
 from ner_bilstm.sentence import Sentence
-from ner_bilstm.tagging import Document, record_line, tag_documents
+from ner_bilstm.tagging import tag_documents
 
 SAMPLES = ["Anna Berg visited Paris on Monday .", "Northwind Bank"]
 

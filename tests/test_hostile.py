@@ -382,9 +382,9 @@ MORE = {
     "API: load_config refuses hidden 10^8": api('from ner_bilstm.config import load_config\nload_config(overrides={{"hidden": 10**8}})',
                                                 error="hidden must be at most"),
     "API: record_line never writes NaN": api(
-        "from ner_bilstm.inference import Entity, Prediction\nfrom ner_bilstm.sentence import Sentence\n"
-        "from ner_bilstm.tagging import Document, record_line\n"
-        'doc = Document(7, [Sentence(["Paris"])], predictions=[Prediction(["S-LOC"], [Entity("LOC", 0, 1, float("nan"))])])\n'
+        "from ner_bilstm.inference import Prediction, ScoredSpan\nfrom ner_bilstm.sentence import Sentence\n"
+        "from ner_bilstm.documents import Document, record_line\n"
+        'doc = Document(7, [Sentence(["Paris"])], predictions=[Prediction(["S-LOC"], [ScoredSpan("LOC", 0, 1, float("nan"))])])\n'
         "print(record_line(doc))", expect='{"error": "the result cannot be written as strict JSON: it holds a non-finite number'),
 }
 

@@ -1,0 +1,142 @@
+"""The Python API: the functions the command line calls, for programs.
+
+    import ner_bilstm
+    tagger = ner_bilstm.load("runs/demo")
+    doc = tagger("Maria Lopez flew to Lisbon.")
+    doc.entities, doc.to_dict()          # to_dict() is the JSON line `predict` writes
+
+``ner_bilstm.train`` and ``ner_bilstm.evaluate`` take the CLI's options as keyword arguments and
+return result objects; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from .artifact import LoadedModel, load_model
+from .config import load_config
+from .devices import resolve_device
+from .documents import Document, predict_documents, text_document, tokens_document
+from .errors import NerError
+from .evaluation import Scores, evaluate_model
+from .events import Callback
+from .inference import Predictor, entity_types
+from .io import ReaderOptions
+from .io.jsonl import token_list
+from .seeds import SeedSummary, parse_seeds, train_seeds
+from .training import TrainResult
+from .training import train as train_model
+
+WINDOW_BATCHES = 16  # documents are tagged this many batches at a time, as `predict` does
+
+
+class Tagger:
+    """A trained model ready to tag: ``tagger("raw text")`` or ``tagger(["pre", "tokenised"])``
+    gives a ``Document``; ``tagger.pipe(inputs)`` streams documents in input order. Texts are
+    split and tokenised as `predict` does (by characters for a character-level model), long
+    sentences tagged in pieces, and ``to_dict()`` of each result is `predict`'s JSON record."""
+
+    def __init__(self, loaded: LoadedModel, *, batch_size: int = 256, nbest: int = 0, min_score: float = 0.0):
+        if batch_size < 1 or nbest < 0 or not 0.0 <= min_score <= 1.0:
+            raise NerError("batch_size must be >= 1, nbest >= 0 and min_score in [0, 1]")
+        self.loaded, self.batch_size, self.nbest, self.min_score = loaded, batch_size, nbest, min_score
+        self.predictor = Predictor(loaded, batch_size, nbest=nbest, min_score=min_score)
+
+    @property
+    def labels(self) -> list[str]:
+        """The entity types the model tags."""
+        return entity_types(self.loaded.vocab.labels.itos)
+
+    @property
+    def tokenization(self) -> str:
+        """How raw text is split: "word", or "char" for a character-level model."""
+        return self.loaded.record.tokenization
+
+    def document(self, item: str | Sequence[str]) -> Document:
+        """An untagged document from a raw text or a token list."""
+        if isinstance(item, str):
+            return text_document(item, self.tokenization)
+        tokens = list(item)
+        try:
+            token_list({"tokens": tokens})
+        except ValueError as e:
+            raise NerError(f"a token list must hold non-empty strings without whitespace ({e})") from None
+        return tokens_document(tokens, fields={"tokens": tokens})
+
+    def __call__(self, item: str | Sequence[str]) -> Document:
+        doc = self.document(item)
+        predict_documents(self.predictor, [doc])
+        return doc
+
+    def pipe(self, items: Iterable[str | Sequence[str]], batch_size: int | None = None) -> Iterator[Document]:
+        """Tag texts or token lists in order, ``batch_size`` sentences per batch and 16 batches of
+        documents at a time (the CLI's batching), holding no more than that in memory."""
+        predictor = self.predictor
+        if batch_size is not None and batch_size != self.batch_size:
+            predictor = Tagger(self.loaded, batch_size=batch_size, nbest=self.nbest, min_score=self.min_score).predictor
+        window = (batch_size or self.batch_size) * WINDOW_BATCHES
+        buffer: list[Document] = []
+        for item in items:
+            buffer.append(self.document(item))
+            if len(buffer) >= window:
+                predict_documents(predictor, buffer)
+                yield from buffer
+                buffer = []
+        if buffer:
+            predict_documents(predictor, buffer)
+            yield from buffer
+
+
+def load(path: str | Path, device: str = "auto", *, batch_size: int = 256, nbest: int = 0, min_score: float = 0.0) -> Tagger:
+    """The model directory ``path`` as a ``Tagger`` on ``device`` (auto: CUDA when there is a GPU);
+    ``nbest`` and ``min_score`` as `predict`'s options."""
+    return Tagger(load_model(path, device=str(resolve_device(device))), batch_size=batch_size, nbest=nbest, min_score=min_score)
+
+
+def train(
+    train: str | Path,
+    dev: str | Path,
+    output: str | Path,
+    *,
+    test: str | Path | None = None,
+    config: str | Path | None = None,
+    seeds: str | Sequence[int] | None = None,
+    callback: Callback | None = None,
+    resume: bool = False,
+    **options: object,
+) -> TrainResult | SeedSummary | None:
+    """Train a model into ``output``, as `ner-bilstm train` does: ``options`` are its options by
+    their Python names (``epochs=10``, ``head="softmax"``), over the TOML file ``config``. With
+    ``seeds`` ("1,2,3" or [1, 2, 3]) one model per seed and their summary (``SeedSummary``);
+    else a ``TrainResult``. Progress goes to ``callback(event)`` (``ner_bilstm.events``). Returns
+    None in the other processes of a distributed run."""
+    cfg = load_config(config, options)
+    paths = str(train), str(dev), output, str(test) if test is not None else None
+    if seeds is not None:
+        seed_list = parse_seeds(seeds) if isinstance(seeds, str) else parse_seeds(",".join(str(int(s)) for s in seeds))
+        return train_seeds(cfg, seed_list, *paths, callback=callback, resume=resume)
+    result = train_model(cfg, *paths, callback=callback, resume=resume)
+    return result if result.main else None
+
+
+def evaluate(
+    model: str | Path | Tagger,
+    source: str | Path,
+    *,
+    predictions: str | Path | None = None,
+    batch_size: int = 256,
+    device: str = "auto",
+    reader: ReaderOptions | None = None,
+    **reader_options: object,
+) -> Scores:
+    """Score ``model`` (a directory or a loaded Tagger) on the labelled ``source``, as `ner-bilstm
+    evaluate` does; ``predictions`` writes token, gold and predicted tags as CoNLL. The source is
+    read with ``reader`` or the reader options as keywords (``split="test"``, ``token_col=0``, ...)."""
+    loaded = model.loaded if isinstance(model, Tagger) else load_model(model, device=str(resolve_device(device)))
+    try:
+        options = dataclasses.replace(reader or ReaderOptions(split="test"), **reader_options)  # type: ignore[arg-type]
+    except TypeError as e:
+        raise NerError(f"unknown reader option ({e})") from None
+    return Scores.from_dict(evaluate_model(loaded, str(source), predictions_path=predictions, reader=options, batch_size=batch_size))
