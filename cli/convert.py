@@ -14,8 +14,10 @@ from .render import err_console
 def convert(
     source: str = typer.Argument(..., help="CoNLL file, .jsonl, or a datasets source (hf:NAME, folder, parquet)."),
     dest: str = typer.Argument(..., help="Output file; '-' for stdout."),
-    to_scheme: str | None = typer.Option(None, "--to-scheme", help="iob1 | iob2 | bioes | bmes | bilou (default: keep)."),
-    to_format: str | None = typer.Option(None, "--to-format", help="conll | jsonl (default: from DEST's extension)."),
+    to_scheme: options.SCHEMES | None = typer.Option(None, "--to-scheme", help="Tag scheme to write (default: keep the source's)."),
+    output_format: options.CONVERT_FORMAT | None = typer.Option(None, "--output-format",
+                                                                help="Format to write (default: from DEST's extension)."),
+    format_alias: options.CONVERT_FORMAT | None = options.output_format_alias("--to-format"),
     token_col: int = options.TOKEN_COL,
     tag_col: int = typer.Option(-1, help="CoNLL tag column (the one rewritten)."),
     split: str | None = options.SPLIT,
@@ -24,8 +26,11 @@ def convert(
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
 ) -> None:
     """Convert between CoNLL and JSON lines, and between tag schemes (other CoNLL columns are kept)."""
-    fmt = to_format or ("jsonl" if dest != "-" and source_format(dest) == "jsonl" else "conll")
-    sentences = read_source(source, options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field), require_tags=False)
-    report = convert_sentences(sentences, None if dest == "-" else dest, to_scheme=to_scheme, to_format=fmt, tag_col=tag_col)
+    chosen = format_alias or output_format
+    fmt = chosen.value if chosen else ("jsonl" if dest != "-" and source_format(dest) == "jsonl" else "conll")
+    reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field)
+    sentences = read_source(source, reader, require_tags=False)
+    scheme = to_scheme.value if to_scheme else None
+    report = convert_sentences(sentences, None if dest == "-" else dest, to_scheme=scheme, to_format=fmt, tag_col=tag_col)
     err_console.print(f"{report['sentences']:,} sentences, {(report['from_scheme'] or 'no tags').upper()} -> "
                       f"{(report['to_scheme'] or 'no tags').upper()} ({report['changed_tags']:,} tags changed), {fmt}: {dest}")

@@ -18,7 +18,8 @@ from .render import console, scores_table
 def evaluate(
     source: str = typer.Argument(..., help="Labelled data: CoNLL file or .jsonl."),
     model: Path = typer.Option(..., "--model", "-m", help="Model directory."),
-    format: str = typer.Option("table", "--format", help="table | json"),
+    output_format: options.REPORT_FORMAT = typer.Option("table", "--output-format", help="How to print the scores."),
+    format_alias: options.REPORT_FORMAT | None = options.output_format_alias("--format"),
     predictions: Path | None = typer.Option(None, "--predictions", help="Write tokens, gold and predicted tags as CoNLL."),
     split: str = typer.Option("test", help="Split of a datasets source."),
     tokens_field: str = options.TOKENS_FIELD,
@@ -30,12 +31,10 @@ def evaluate(
     device: str = options.DEVICE,
 ) -> None:
     """Score a model on labelled data (seqeval, entity level, the data's own scheme)."""
-    if format not in ("table", "json"):
-        raise typer.BadParameter("choose table or json", param_hint="--format")
     loaded = load_model(model, device=str(resolve_device(device)))
     reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field)
     scores = evaluate_model(loaded, source, predictions_path=predictions, reader=reader, batch_size=batch_size)
-    if format == "json":
+    if (format_alias or output_format).value == "json":
         print(json.dumps(scores, indent=2))
     else:
         console.print(scores_table(scores, f"{source}"))

@@ -17,7 +17,8 @@ from .render import console
 def info(
     source: str | None = typer.Argument(None, help="A data source to describe (CoNLL, .jsonl, datasets source)."),
     model: Path | None = typer.Option(None, "--model", "-m", help="A model directory to describe."),
-    format: str = typer.Option("table", "--format", help="table | json"),
+    output_format: options.REPORT_FORMAT = typer.Option("table", "--output-format", help="How to print the description."),
+    format_alias: options.REPORT_FORMAT | None = options.output_format_alias("--format"),
     split: str | None = options.SPLIT,
     tokens_field: str = options.TOKENS_FIELD,
     tags_field: str = options.TAGS_FIELD,
@@ -26,8 +27,7 @@ def info(
     encoding: str = options.ENCODING,
 ) -> None:
     """Describe a data source (sizes, entities, scheme, invalid tags) or a model directory (--model)."""
-    if format not in ("table", "json"):
-        raise typer.BadParameter("choose table or json", param_hint="--format")
+    format = (format_alias or output_format).value
     if (source is None) == (model is None):
         raise NerError("give either a data source or --model DIR")
     if model is not None:

@@ -19,9 +19,31 @@ app = typer.Typer(
     name="ner-bilstm",
     help="Named-entity recognition with BiLSTM-CRF taggers: train, evaluate, predict.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_show_locals=False,
 )
+
+
+def versions() -> str:
+    """ner-bilstm's version with those of torch and Python (read from metadata: no torch import)."""
+    import platform
+    from importlib.metadata import version
+
+    from ner_bilstm import __version__
+
+    return f"ner-bilstm {__version__} (torch {version('torch')}, Python {platform.python_version()})"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(versions())
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True, help="Show the versions and exit."),
+) -> None:
+    """Named-entity recognition with BiLSTM-CRF taggers: train, evaluate, predict."""
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -59,6 +81,20 @@ def register() -> None:
 register()
 
 
+def usage_error(e: Exception) -> int:
+    """A click error (unknown option, bad choice or value, missing argument) as one line on stderr;
+    its exit code (2 for usage errors). Ctrl-C at a prompt (Abort) is 130."""
+    if type(e).__name__ == "Abort":
+        err_console.print("interrupted", highlight=False)
+        return 130
+    message = e.format_message().replace("Value error, ", "")  # type: ignore[attr-defined]
+    if message:  # empty: the command was given no arguments and its help is already on screen
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        err_console.print(f"[bold red]error:[/] {escape(message)}{escape(hint)}", markup=True)
+    return getattr(e, "exit_code", 2)
+
+
 def main() -> None:
     """Run the app, then leave without the interpreter's teardown: unloading torch takes
     ~0.3 s, a sixth of tagging the CoNLL-2003 test set. Everything is flushed first, and
@@ -66,14 +102,18 @@ def main() -> None:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")  # JSON, CoNLL and tables go out as UTF-8, whatever the locale says
     try:
-        app()
-        code = 0
+        result = app(standalone_mode=False)  # usage errors come back here, to be told in one line
+        code = result if isinstance(result, int) else 0
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         if isinstance(e.code, str):
             print(e.code, file=sys.stderr)
     except BrokenPipeError:
         code = 0  # the reader went away (e.g. `| head`): end quietly
+    except Exception as e:
+        if not hasattr(e, "format_message"):  # not click's: a bug, which keeps its traceback
+            raise
+        code = usage_error(e)
     try:
         sys.stdout.flush()
     except BrokenPipeError:

@@ -2,9 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any
+
 import typer
 
+from ner_bilstm.config import CHOICES, TrainConfig
+from ner_bilstm.conversion import FORMATS
 from ner_bilstm.io import ReaderOptions
+from ner_bilstm.schemes import SCHEMES as SCHEME_NAMES
+from ner_bilstm.tagging import INPUT_FORMATS
+
+
+def enum_of(name: str, values: Sequence[str]) -> type[Enum]:
+    """``values`` as an Enum, which Typer validates (a bad choice exits 2), lists in help and completes."""
+    return Enum(name, {value: value for value in values}, type=str)  # type: ignore[return-value]
+
+
+def _choice(key: str) -> type[Enum]:
+    return enum_of(key.title().replace("_", ""), CHOICES[key])
+
+
+REPORT_FORMAT = enum_of("ReportFormat", ("table", "json"))
+CONVERT_FORMAT = enum_of("ConvertFormat", FORMATS)
+PREDICT_FORMAT = enum_of("PredictFormat", ("jsonl", "conll", "pretty"))
+INPUT_FORMAT = enum_of("InputFormat", INPUT_FORMATS)
+SCHEMES = enum_of("Scheme", SCHEME_NAMES)
+
+
+def output_format_alias(old: str) -> Any:
+    """The hidden old name of ``--output-format`` (``--format``, ``--to-format``), still accepted."""
+    return typer.Option(None, old, hidden=True)
+
+
+CHOICE_ENUMS = {key: _choice(key) for key in ("head", "rnn", "char", "bigrams", "optimizer", "scheme", "train_scheme", "device")}
+HEAD, RNN, CHAR, BIGRAMS, OPTIMIZER, SCHEME, TRAIN_SCHEME, DEVICE_CHOICE = CHOICE_ENUMS.values()
+_DEFAULTS = TrainConfig()
+
+
+def opt(key: str, panel: str, *decls: str, help: str) -> Any:
+    """A `train` option for TrainConfig's ``key``, with TrainConfig's default (shown in the help),
+    in the help panel ``panel``. Only values given on the command line override a TOML file
+    (``given``)."""
+    default = getattr(_DEFAULTS, key)
+    if key in CHOICE_ENUMS:
+        default = CHOICE_ENUMS[key](default)
+    return typer.Option(default, *decls, help=help, rich_help_panel=panel)
+
+
+def given(ctx: typer.Context, values: dict[str, Any]) -> dict[str, Any]:
+    """The ``values`` typed on the command line (not defaults), choices as plain strings."""
+    typed = ("COMMANDLINE", "ENVIRONMENT")  # by name: Typer may carry its own copy of click's enum
+    return {k: v.value if isinstance(v, Enum) else v for k, v in values.items()
+            if getattr(ctx.get_parameter_source(k), "name", None) in typed}
 
 TOKEN_COL = typer.Option(0, help="CoNLL token column.")
 TAG_COL = typer.Option(-1, help="CoNLL tag column.")
@@ -12,7 +63,7 @@ ENCODING = typer.Option("utf-8", help="Text encoding.")
 SPLIT = typer.Option(None, help="Split of a datasets source.")
 TOKENS_FIELD = typer.Option("tokens", help="Tokens column of a datasets source.")
 TAGS_FIELD = typer.Option("ner_tags", help="Tags column of a datasets source.")
-DEVICE = typer.Option("auto", help="auto (CUDA when there is a GPU) | cpu | cuda.")
+DEVICE = typer.Option("auto", help="Where to run (auto: CUDA when there is a GPU).")
 
 
 def reader(token_col: int = 0, tag_col: int = -1, encoding: str = "utf-8", split: str | None = None,

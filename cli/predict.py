@@ -52,8 +52,10 @@ def _write(doc: Document, fmt: str, out, with_tags: bool, styles: dict[str, str]
 def predict(
     files: list[str] | None = typer.Argument(None, help="Files to tag; none or '-' reads stdin."),
     model: Path = typer.Option(..., "--model", "-m", help="Model directory."),
-    input_format: str = typer.Option("auto", "--input-format", help="auto | text | conll | jsonl | hf"),
-    output_format: str | None = typer.Option(None, "--output-format", help="jsonl | conll | pretty (default: pretty on a terminal)"),
+    input_format: options.INPUT_FORMAT = typer.Option("auto", "--input-format",
+                                                      help="Format of the input (auto: from the name or the first line)."),
+    output_format: options.PREDICT_FORMAT | None = typer.Option(None, "--output-format",
+                                                               help="Format to write (default: pretty on a terminal, else jsonl)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     output_dir: Path | None = typer.Option(None, "--output-dir", help="Write one output file per input file into this folder."),
     with_tags: bool = typer.Option(False, "--with-tags", help="Add tokens and tags to JSON output."),
@@ -71,7 +73,8 @@ def predict(
     """Tag text, CoNLL or JSON lines; one output unit per input unit, in order, streamed."""
     if output is not None and output_dir is not None:
         raise NerError("give --output or --output-dir, not both")
-    fmt = output_format or ("pretty" if output is None and output_dir is None and sys.stdout.isatty() else "jsonl")
+    terminal = output is None and output_dir is None and sys.stdout.isatty()
+    fmt = output_format.value if output_format else ("pretty" if terminal else "jsonl")
     if fmt not in OUTPUT_FORMATS:
         raise NerError(f"unknown output format {fmt!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
     if nbest < 0 or batch_size < 1 or not 0.0 <= min_score <= 1.0:
@@ -92,7 +95,7 @@ def predict(
     started, counts = time.perf_counter(), [0, 0]
 
     def tag_into(out, path: str) -> None:
-        documents = read_documents(path, input_format, reader, loaded.record.tokenization)
+        documents = read_documents(path, input_format.value, reader, loaded.record.tokenization)
         for window in tag_documents(predictor, documents, window=batch_size * 16):
             for doc in window:
                 if doc.error is not None and (strict or fmt == "conll"):

@@ -16,12 +16,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ner_bilstm.config import load_config
+from ner_bilstm.config import TrainConfig, load_config
 from ner_bilstm.errors import NerError
 from ner_bilstm.events import BatchDone, DataLoaded, EpochEnded, EpochStarted, Event, Resumed, SeedStarted, Tested
 from ner_bilstm.seeds import parse_seeds, train_seeds
 from ner_bilstm.training import train as run_training
 
+from . import options
+from .options import opt
 from .render import console, err_console, scores_table, seeds_table
 
 
@@ -165,71 +167,90 @@ class TrainView:
             self.display.stop()
 
 
+def configuration(path: Path | None, overrides: dict) -> TrainConfig:
+    """The options of this run. A value typed on the command line that no configuration accepts is
+    a usage error (exit 2, naming the option); a bad TOML file is a data error (exit 1)."""
+    try:
+        load_config(None, overrides)
+    except NerError as e:
+        key = e.message.split(" ", 1)[0]  # the checks name the option first: "hidden must be at least 1, not 0"
+        raise typer.BadParameter(e.message, param_hint=f"--{key.replace('_', '-')}" if key in overrides else None) from None
+    return load_config(path, overrides)
+
+
 def train(
-    train: str = typer.Option(..., "--train", help="Training data: CoNLL file, .jsonl, or hf:NAME / dataset folder / parquet."),
-    dev: str = typer.Option(..., "--dev", help="Dev data, used for early stopping."),
-    output: Path = typer.Option(..., "--output", "-o", help="Model directory to write."),
-    test: str | None = typer.Option(None, "--test", help="Test data, scored with the best model."),
-    config: Path | None = typer.Option(None, "--config", help="TOML file of options; command-line options override it."),
-    head: str | None = typer.Option(None, help="crf | softmax"),
-    rnn: str | None = typer.Option(None, help="lstm | gru"),
-    layers: int | None = typer.Option(None, help="Encoder layers."),
-    hidden: int | None = typer.Option(None, help="Hidden units per direction."),
-    char: str | None = typer.Option(None, help="Character encoder: cnn | lstm | none."),
-    word_dim: int | None = typer.Option(None, help="Word embedding size."),
-    char_dim: int | None = typer.Option(None, help="Character embedding size."),
-    char_filters: int | None = typer.Option(None, help="Character CNN filters."),
-    char_hidden: int | None = typer.Option(None, help="Character BiLSTM units per direction."),
-    casing_dim: int | None = typer.Option(None, help="Casing feature size."),
-    heads: int | None = typer.Option(None, help="Attention heads."),
-    bigrams: str | None = typer.Option(None, help="Token bigram embeddings: auto (for character-level data) | on | off."),
-    bigram_dim: int | None = typer.Option(None, help="Bigram embedding size."),
-    casing: bool | None = typer.Option(None, "--casing/--no-casing", help="Casing feature."),
-    dropout: float | None = typer.Option(None, help="Dropout rate."),
-    attention: bool | None = typer.Option(None, "--attention/--no-attention", help="Self-attention over the encoder."),
-    optimizer: str | None = typer.Option(None, help="sgd | adam"),
-    lr: float | None = typer.Option(None, help="Learning rate."),
-    momentum: float | None = typer.Option(None, help="SGD momentum."),
-    weight_decay: float | None = typer.Option(None, help="L2 weight decay."),
-    lr_decay: float | None = typer.Option(None, help="Learning-rate decay: lr / (1 + decay * epoch)."),
-    batch_size: int | None = typer.Option(None, help="Sentences per batch."),
-    epochs: int | None = typer.Option(None, help="Maximum epochs."),
-    patience: int | None = typer.Option(None, help="Stop after this many epochs without a better dev F1."),
-    clip: float | None = typer.Option(None, help="Gradient norm clipping (0 = off)."),
-    average: float | None = typer.Option(None, help="Decay of a moving average of the weights, which dev scores and the "
+    ctx: typer.Context,
+    train: str = typer.Option(..., "--train", rich_help_panel="Data",
+                              help="Training data: CoNLL file, .jsonl, or hf:NAME / dataset folder / parquet."),
+    dev: str = typer.Option(..., "--dev", rich_help_panel="Data", help="Dev data, used for early stopping."),
+    test: str | None = typer.Option(None, "--test", rich_help_panel="Data", help="Test data, scored with the best model."),
+    config: Path | None = typer.Option(None, "--config", rich_help_panel="Data",
+                                       help="TOML file of options; command-line options override it."),
+    head: options.HEAD | None = opt("head", "Model", help="Tagging head."),
+    rnn: options.RNN | None = opt("rnn", "Model", help="Recurrent cell of the encoder."),
+    layers: int | None = opt("layers", "Model", help="Encoder layers."),
+    hidden: int | None = opt("hidden", "Model", help="Hidden units per direction."),
+    char: options.CHAR | None = opt("char", "Model", help="Character encoder."),
+    word_dim: int | None = opt("word_dim", "Model", help="Word embedding size."),
+    char_dim: int | None = opt("char_dim", "Model", help="Character embedding size."),
+    char_filters: int | None = opt("char_filters", "Model", help="Character CNN filters."),
+    char_hidden: int | None = opt("char_hidden", "Model", help="Character BiLSTM units per direction."),
+    casing_dim: int | None = opt("casing_dim", "Model", help="Casing feature size."),
+    heads: int | None = opt("heads", "Model", help="Attention heads."),
+    bigrams: options.BIGRAMS | None = opt("bigrams", "Model", help="Token bigram embeddings (auto: for character-level data)."),
+    bigram_dim: int | None = opt("bigram_dim", "Model", help="Bigram embedding size."),
+    casing: bool | None = opt("casing", "Model", "--casing/--no-casing", help="Casing feature."),
+    dropout: float | None = opt("dropout", "Model", help="Dropout rate."),
+    attention: bool | None = opt("attention", "Model", "--attention/--no-attention", help="Self-attention over the encoder."),
+    optimizer: options.OPTIMIZER | None = opt("optimizer", "Optimisation", help="Optimiser."),
+    lr: float | None = opt("lr", "Optimisation", help="Learning rate."),
+    momentum: float | None = opt("momentum", "Optimisation", help="SGD momentum."),
+    weight_decay: float | None = opt("weight_decay", "Optimisation", help="L2 weight decay."),
+    lr_decay: float | None = opt("lr_decay", "Optimisation", help="Learning-rate decay: lr / (1 + decay * epoch)."),
+    batch_size: int | None = opt("batch_size", "Optimisation", help="Sentences per batch."),
+    epochs: int | None = opt("epochs", "Optimisation", help="Maximum epochs."),
+    patience: int | None = opt("patience", "Optimisation", help="Stop after this many epochs without a better dev F1."),
+    clip: float | None = opt("clip", "Optimisation", help="Gradient norm clipping (0 = off)."),
+    average: float | None = opt("average", "Optimisation", help="Decay of a moving average of the weights, which dev scores and the "
                                          "model keeps (0 = off; 0.999 averages about the last thousand steps)."),
-    word_dropout: float | None = typer.Option(None, help="Chance to replace a singleton word by <unk> in training."),
-    min_freq: int | None = typer.Option(None, help="Words seen fewer times are unknown."),
-    normalize_digits: bool | None = typer.Option(None, "--normalize-digits/--keep-digits", help="Map digits to 0 for word lookup."),
-    lowercase: bool | None = typer.Option(None, "--lowercase/--cased", help="Look words up lower-cased (casing feature keeps the shape)."),
-    scheme: str | None = typer.Option(None, help="Input tag scheme: auto | iob1 | iob2 | bioes | bmes | bilou."),
-    train_scheme: str | None = typer.Option(None, help="Internal tag scheme: bioes | iob2."),
-    embeddings: str | None = typer.Option(None, help="Pretrained vectors: GloVe/word2vec text or fastText .vec, .gz ok."),
-    lazy: bool | None = typer.Option(None, "--lazy/--in-memory", help="Stream a datasets training source from its Arrow files."),
-    tokens_field: str | None = typer.Option(None, help="Tokens column of a datasets source (default tokens)."),
-    tags_field: str | None = typer.Option(None, help="Tags column of a datasets source (default ner_tags)."),
-    train_split: str | None = typer.Option(None, help="Split of a datasets source used for training (default train)."),
-    dev_split: str | None = typer.Option(None, help="Split used as dev (default validation)."),
-    test_split: str | None = typer.Option(None, help="Split used as test (default test)."),
-    token_col: int | None = typer.Option(None, help="CoNLL token column (0-based)."),
-    tag_col: int | None = typer.Option(None, help="CoNLL tag column (-1 = last)."),
-    encoding: str | None = typer.Option(None, help="Text encoding of the data files."),
-    seed: int | None = typer.Option(None, help="Random seed (training is deterministic on CPU)."),
-    seeds: str | None = typer.Option(None, "--seeds", help="Train one model per seed (1,2,3 or 1-3), summarise the spread "
+    word_dropout: float | None = opt("word_dropout", "Optimisation", help="Chance to replace a singleton word by <unk> in training."),
+    min_freq: int | None = opt("min_freq", "Data", help="Words seen fewer times are unknown."),
+    normalize_digits: bool | None = opt("normalize_digits", "Data", "--normalize-digits/--keep-digits",
+                                        help="Map digits to 0 for word lookup."),
+    lowercase: bool | None = opt("lowercase", "Data", "--lowercase/--cased",
+                                 help="Look words up lower-cased (casing feature keeps the shape)."),
+    scheme: options.SCHEME | None = opt("scheme", "Data", help="Input tag scheme (auto: detected from the data)."),
+    train_scheme: options.TRAIN_SCHEME | None = opt("train_scheme", "Data", help="Internal tag scheme."),
+    embeddings: str | None = opt("embeddings", "Model", help="Pretrained vectors: GloVe/word2vec text or fastText .vec, .gz ok."),
+    lazy: bool | None = opt("lazy", "Data", "--lazy/--in-memory", help="Stream a datasets training source from its Arrow files."),
+    tokens_field: str | None = opt("tokens_field", "Data", help="Tokens column of a datasets source."),
+    tags_field: str | None = opt("tags_field", "Data", help="Tags column of a datasets source."),
+    train_split: str | None = opt("train_split", "Data", help="Split of a datasets source used for training."),
+    dev_split: str | None = opt("dev_split", "Data", help="Split used as dev."),
+    test_split: str | None = opt("test_split", "Data", help="Split used as test."),
+    token_col: int | None = opt("token_col", "Data", help="CoNLL token column (0-based)."),
+    tag_col: int | None = opt("tag_col", "Data", help="CoNLL tag column (-1 = last)."),
+    encoding: str | None = opt("encoding", "Data", help="Text encoding of the data files."),
+    seed: int | None = opt("seed", "Optimisation", help="Random seed (training is deterministic on CPU)."),
+    seeds: str | None = typer.Option(None, "--seeds", rich_help_panel="Optimisation",
+                                     help="Train one model per seed (1,2,3 or 1-3), summarise the spread "
                                      "of dev/test F1 in seeds.json and keep the model with the best dev F1."),
-    device: str | None = typer.Option(None, help="auto | cpu | cuda"),
-    amp: bool | None = typer.Option(None, "--amp/--no-amp", help="Automatic mixed precision on CUDA."),
-    threads: int | None = typer.Option(None, help="CPU threads (0 = torch default)."),
-    max_word_chars: int | None = typer.Option(None, help="Characters per word the character encoder reads."),
-    eval_batch_size: int | None = typer.Option(None, help="Sentences per batch when scoring dev/test."),
-    checkpoint_every: int | None = typer.Option(None, help="Steps between checkpoints (0 = only after each epoch)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --output exactly where it stopped."),
-    nproc: int = typer.Option(1, "--nproc", help="Train with this many processes (DDP), launched through torch.distributed.run."),
+    device: options.DEVICE_CHOICE | None = opt("device", "Hardware", help="Where to train (auto: CUDA when there is a GPU)."),
+    amp: bool | None = opt("amp", "Hardware", "--amp/--no-amp", help="Automatic mixed precision on CUDA."),
+    threads: int | None = opt("threads", "Hardware", help="CPU threads (0 = torch default)."),
+    max_word_chars: int | None = opt("max_word_chars", "Data", help="Characters per word the character encoder reads."),
+    eval_batch_size: int | None = opt("eval_batch_size", "Hardware", help="Sentences per batch when scoring dev/test."),
+    output: Path = typer.Option(..., "--output", "-o", rich_help_panel="Output", help="Model directory to write."),
+    checkpoint_every: int | None = opt("checkpoint_every", "Output", help="Steps between checkpoints (0 = only after each epoch)."),
+    resume: bool = typer.Option(False, "--resume", rich_help_panel="Output",
+                                help="Continue the interrupted run in --output exactly where it stopped."),
+    nproc: int = typer.Option(1, "--nproc", rich_help_panel="Hardware",
+                              help="Train with this many processes (DDP), launched through torch.distributed.run."),
 ) -> None:
     """Train a tagger and write its model directory. Ctrl-C or SIGTERM stops at the next step
     with a checkpoint (exit 130); --resume continues it."""
     if seeds is not None:  # before the launch, so that one process, not every one, reports the mistake
-        if seed is not None:
+        if options.given(ctx, {"seed": seed}):
             raise typer.BadParameter("give --seed or --seeds, not both", param_hint="--seeds")
         try:
             seed_list = parse_seeds(seeds)
@@ -237,10 +258,8 @@ def train(
             raise typer.BadParameter(str(e), param_hint="--seeds") from None
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         raise typer.Exit(launch_distributed(nproc))
-    options = dict(locals())
-    for key in ("train", "dev", "output", "test", "config", "resume", "nproc", "seeds", "seed_list"):
-        options.pop(key, None)
-    cfg = load_config(config, options)
+    skip = ("ctx", "train", "dev", "output", "test", "config", "resume", "nproc", "seeds", "seed_list")
+    cfg = configuration(config, options.given(ctx, {k: v for k, v in locals().items() if k not in skip}))
     view = SeedsView() if seeds is not None else TrainView()
     stop = StopRequest()
     try:

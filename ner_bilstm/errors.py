@@ -7,8 +7,7 @@ class NerError(Exception):
     """A user-facing error: the CLI prints its message on one line and exits 1."""
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
-        self.path = path
-        self.line = line
+        self.message, self.path, self.line = message, path, line
         where = ""
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "

@@ -212,7 +212,7 @@ def test_conversion_round_trips_keep_other_columns(tmp_path):
     for scheme in ("iob2", "bioes", "bmes", "bilou"):
         assert [convert(convert(s.tags, scheme), "iob1") for s in original] == [s.tags for s in original]
     r = run("convert", source, tmp_path / "z.txt", "--to-scheme", "nonsense")
-    assert r.exit_code == 1 and "unknown tag scheme" in r.output and not (tmp_path / "z.txt").exists()
+    assert r.exit_code == 2 and "'nonsense' is not one of" in r.output and not (tmp_path / "z.txt").exists()
 
 
 def test_info_on_a_source_counts_entities_and_invalid_tags(tmp_path):
