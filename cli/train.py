@@ -149,8 +149,8 @@ class TrainView:
         )
         for role, counts in d.unseen.items():
             listed = ", ".join(f"{label} {n}" for label, n in counts.items())
-            console.print(f"[yellow]note:[/] the {role} set has entity types the training set lacks ({escape(listed)}); "
-                          "they count as misses", markup=True)
+            err_console.print(f"[yellow]note:[/] the {role} set has entity types the training set lacks ({escape(listed)}); "
+                              "they count as misses", markup=True)
         if d.embeddings:
             e = d.embeddings
             named = f"{e.name} {e.version}, " if e.name else ""

@@ -1,7 +1,9 @@
 import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from ner_bilstm_cli.main import app
@@ -164,8 +166,6 @@ def test_console_script_and_module_entry_point(tiny_model):
 def test_written_files_honour_the_umask(corpus, tmp_path, umask, mode):
     """Model files, checkpoints and predict's output get 0666 minus the umask, as any file a user
     writes: a model trained by one user can be read by a service account (umask 0022)."""
-    import os
-
     old = os.umask(umask)
     try:
         out = tmp_path / "m"
@@ -204,3 +204,45 @@ def test_predict_and_evaluate_on_cuda_agree_with_cpu(tiny_model, corpus):
         outputs[device] = ([[x["label"] for x in json.loads(line)["entities"]] for line in p.output.splitlines()],
                            json.loads(e.output)["micro"]["f1"])
     assert outputs["cpu"] == outputs["cuda"]
+
+
+EXE = shutil.which("ner-bilstm", path=str(Path(sys.executable).parent))
+
+
+def test_train_help_shows_every_default_and_every_choice():
+    from ner_bilstm.config import CHOICES, TrainConfig
+
+    p = subprocess.run([EXE, "train", "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"})
+    assert p.returncode == 0
+    flat = " ".join(p.stdout.split())
+    for panel in ("Data", "Model", "Optimisation", "Output", "Hardware"):
+        assert f"─ {panel} " in p.stdout, panel
+    defaults = TrainConfig()
+    for key in ("hidden", "word_dim", "lr", "batch_size", "epochs", "patience", "dropout", "seed", "checkpoint_every"):
+        assert f"--{key.replace('_', '-')}" in flat and f"[default: {getattr(defaults, key)}]" in flat, key
+    for key in ("head", "rnn", "char", "bigrams", "optimizer", "scheme", "train_scheme", "device"):
+        assert "<" + "|".join(CHOICES[key]) + ">" in flat, key
+
+
+def test_version_and_usage_errors_are_one_line_with_exit_2():
+    p = subprocess.run([EXE, "--version"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.startswith("ner-bilstm ") and "torch " in p.stdout and "Python " in p.stdout
+    train = ["train", "--train", "x", "--dev", "y", "-o", "z"]
+    for args, said in (([*train, "--head", "bogus"], "'--head': 'bogus' is not one of 'crf', 'softmax'"),
+                       ([*train, "--hidden", "0"], "--hidden: hidden must be at least 1"),
+                       (["evaluate", "--bogus"], "No such option: --bogus"),
+                       (["predict", "--model", "m", "--output-format", "xml"], "'xml' is not one of")):
+        p = subprocess.run([EXE, *args], capture_output=True, text=True)
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0], (args, p.stderr)
+    p = subprocess.run([EXE, "evaluate", "--model", "no/such/dir", "x.txt"], capture_output=True, text=True)
+    assert p.returncode == 1 and p.stderr.startswith("error: ")  # a data or model error: 1
+
+
+def test_old_option_names_still_work(tiny_model, corpus, tmp_path):
+    new = run("evaluate", "--model", tiny_model, corpus["test"], "--output-format", "json")
+    old = run("evaluate", "--model", tiny_model, corpus["test"], "--format", "json")
+    assert new.exit_code == old.exit_code == 0 and json.loads(new.output) == json.loads(old.output)
+    assert run("convert", corpus["test"], tmp_path / "a.out", "--to-format", "jsonl").exit_code == 0
+    assert json.loads((tmp_path / "a.out").read_text().splitlines()[0])["tokens"]
+    assert "--to-format" not in run("convert", "--help").output  # hidden: one documented name
