@@ -12,6 +12,7 @@ from .render import err_console
 
 
 def convert(
+    ctx: typer.Context,
     source: str = typer.Argument(..., help="CoNLL file, .jsonl, or a datasets source (hf:NAME, folder, parquet)."),
     dest: str = typer.Argument(..., help="Output file; '-' for stdout."),
     to_scheme: options.SCHEMES | None = typer.Option(None, "--to-scheme", help="Tag scheme to write (default: keep the source's)."),
@@ -26,8 +27,8 @@ def convert(
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
 ) -> None:
     """Convert between CoNLL and JSON lines, and between tag schemes (other CoNLL columns are kept)."""
-    chosen = format_alias or output_format
-    fmt = chosen.value if chosen else ("jsonl" if dest != "-" and source_format(dest) == "jsonl" else "conll")
+    by_name = "jsonl" if dest != "-" and source_format(dest) == "jsonl" else "conll"
+    fmt = options.chosen_format(ctx, output_format, format_alias) or by_name
     reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field)
     sentences = read_source(source, reader, require_tags=False)
     scheme = to_scheme.value if to_scheme else None

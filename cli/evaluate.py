@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from ner_bilstm.artifact import load_model
-from ner_bilstm.devices import resolve_device
 from ner_bilstm.evaluation import evaluate_model
 
 from . import options
@@ -16,6 +15,7 @@ from .render import console, scores_table
 
 
 def evaluate(
+    ctx: typer.Context,
     source: str = typer.Argument(..., help="Labelled data: CoNLL file or .jsonl."),
     model: Path = typer.Option(..., "--model", "-m", help="Model directory."),
     output_format: options.REPORT_FORMAT = typer.Option("table", "--output-format", help="How to print the scores."),
@@ -28,13 +28,13 @@ def evaluate(
     tag_col: int = options.TAG_COL,
     encoding: str = options.ENCODING,
     batch_size: int = typer.Option(256, help="Sentences per batch."),
-    device: str = options.DEVICE,
+    device: options.DEVICE_CHOICE = options.DEVICE,
 ) -> None:
     """Score a model on labelled data (seqeval, entity level, the data's own scheme)."""
-    loaded = load_model(model, device=str(resolve_device(device)))
+    loaded = load_model(model, device=device.value)
     reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field)
     scores = evaluate_model(loaded, source, predictions_path=predictions, reader=reader, batch_size=batch_size)
-    if (format_alias or output_format).value == "json":
+    if options.chosen_format(ctx, output_format, format_alias) == "json":
         print(json.dumps(scores, indent=2))
     else:
         console.print(scores_table(scores, f"{source}"))

@@ -8,13 +8,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ner_bilstm.errors import NerError
-
 from . import options
 from .render import console
 
 
 def info(
+    ctx: typer.Context,
     source: str | None = typer.Argument(None, help="A data source to describe (CoNLL, .jsonl, datasets source)."),
     model: Path | None = typer.Option(None, "--model", "-m", help="A model directory to describe."),
     output_format: options.REPORT_FORMAT = typer.Option("table", "--output-format", help="How to print the description."),
@@ -27,9 +26,9 @@ def info(
     encoding: str = options.ENCODING,
 ) -> None:
     """Describe a data source (sizes, entities, scheme, invalid tags) or a model directory (--model)."""
-    format = (format_alias or output_format).value
+    format = options.chosen_format(ctx, output_format, format_alias)
     if (source is None) == (model is None):
-        raise NerError("give either a data source or --model DIR")
+        raise typer.BadParameter("give either a data source or --model DIR")
     if model is not None:
         _model_info(model, format)
         return

@@ -24,13 +24,14 @@ app = typer.Typer(
 
 
 def versions() -> str:
-    """ner-bilstm's version with those of torch and Python (read from metadata: no torch import)."""
+    """ner-bilstm's version with those of torch and Python."""
     import platform
-    from importlib.metadata import version
+
+    import torch
 
     from ner_bilstm import __version__
 
-    return f"ner-bilstm {__version__} (torch {version('torch')}, Python {platform.python_version()})"
+    return f"ner-bilstm {__version__} (torch {torch.__version__}, Python {platform.python_version()})"
 
 
 def _show_version(value: bool) -> None:
@@ -111,7 +112,7 @@ def main() -> None:
     except BrokenPipeError:
         code = 0  # the reader went away (e.g. `| head`): end quietly
     except Exception as e:
-        if not hasattr(e, "format_message"):  # not click's: a bug, which keeps its traceback
+        if type(e).__name__ != "Abort" and not hasattr(e, "format_message"):  # not click's: a bug, which keeps its traceback
             raise
         code = usage_error(e)
     try:

@@ -26,7 +26,7 @@ def _choice(key: str) -> type[Enum]:
 
 REPORT_FORMAT = enum_of("ReportFormat", ("table", "json"))
 CONVERT_FORMAT = enum_of("ConvertFormat", FORMATS)
-PREDICT_FORMAT = enum_of("PredictFormat", ("jsonl", "conll", "pretty"))
+PREDICT_FORMAT = enum_of("PredictFormat", ("jsonl", "conll", "pretty"))  # what `predict --output-format` writes
 INPUT_FORMAT = enum_of("InputFormat", INPUT_FORMATS)
 SCHEMES = enum_of("Scheme", SCHEME_NAMES)
 
@@ -64,6 +64,13 @@ SPLIT = typer.Option(None, help="Split of a datasets source.")
 TOKENS_FIELD = typer.Option("tokens", help="Tokens column of a datasets source.")
 TAGS_FIELD = typer.Option("ner_tags", help="Tags column of a datasets source.")
 DEVICE = typer.Option("auto", help="Where to run (auto: CUDA when there is a GPU).")
+
+
+def chosen_format(ctx: typer.Context, output_format: Enum | None, alias: Enum | None) -> str | None:
+    """The format asked for: ``--output-format`` when typed, else its hidden old name, else the default."""
+    typed = getattr(ctx.get_parameter_source("output_format"), "name", None) in ("COMMANDLINE", "ENVIRONMENT")
+    chosen = output_format if typed or alias is None else alias
+    return chosen.value if chosen is not None else None
 
 
 def reader(token_col: int = 0, tag_col: int = -1, encoding: str = "utf-8", split: str | None = None,

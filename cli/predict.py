@@ -10,17 +10,14 @@ import typer
 from rich.text import Text
 
 from ner_bilstm.artifact import load_model
-from ner_bilstm.devices import resolve_device
 from ner_bilstm.documents import Document, display_spans, document_conll_lines, record_line
 from ner_bilstm.errors import NerError
 from ner_bilstm.inference import Predictor, entity_types
 from ner_bilstm.io.files import output_stream
-from ner_bilstm.tagging import read_documents, tag_documents
+from ner_bilstm.tagging import WINDOW_BATCHES, read_documents, tag_documents
 
 from . import options
 from .render import console, err_console, label_styles
-
-OUTPUT_FORMATS = ("jsonl", "conll", "pretty")
 
 
 def _pretty(doc: Document, styles: dict[str, str]) -> Text:
@@ -64,7 +61,7 @@ def predict(
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad input line (exit 1) instead of writing an error record."),
     batch_size: int = typer.Option(256, help="Sentences per batch."),
     threads: int = typer.Option(0, help="CPU threads for torch (0 = its default)."),
-    device: str = options.DEVICE,
+    device: options.DEVICE_CHOICE = options.DEVICE,
     split: str | None = options.SPLIT,
     tokens_field: str = options.TOKENS_FIELD,
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
@@ -72,18 +69,16 @@ def predict(
 ) -> None:
     """Tag text, CoNLL or JSON lines; one output unit per input unit, in order, streamed."""
     if output is not None and output_dir is not None:
-        raise NerError("give --output or --output-dir, not both")
+        raise typer.BadParameter("give --output or --output-dir, not both", param_hint="--output-dir")
     terminal = output is None and output_dir is None and sys.stdout.isatty()
     fmt = output_format.value if output_format else ("pretty" if terminal else "jsonl")
-    if fmt not in OUTPUT_FORMATS:
-        raise NerError(f"unknown output format {fmt!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
     if nbest < 0 or batch_size < 1 or not 0.0 <= min_score <= 1.0:
-        raise NerError("--nbest must be >= 0, --batch-size >= 1 and --min-score in [0, 1]")
+        raise typer.BadParameter("--nbest must be >= 0, --batch-size >= 1 and --min-score in [0, 1]")
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    loaded = load_model(model, device=str(resolve_device(device)))
+    loaded = load_model(model, device=device.value)
     predictor = Predictor(loaded, batch_size, nbest=nbest, min_score=min_score)
     styles = label_styles(entity_types(loaded.vocab.labels.itos))
     reader = options.reader(encoding=encoding, split=split, tokens_field=tokens_field)
@@ -91,12 +86,12 @@ def predict(
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
         if len({Path(p).name for p in paths}) != len(paths) or "-" in paths:
-            raise NerError("--output-dir needs input files with distinct names (not stdin)")
+            raise typer.BadParameter("needs input files with distinct names (not stdin)", param_hint="--output-dir")
     started, counts = time.perf_counter(), [0, 0]
 
     def tag_into(out, path: str) -> None:
         documents = read_documents(path, input_format.value, reader, loaded.record.tokenization)
-        for window in tag_documents(predictor, documents, window=batch_size * 16):
+        for window in tag_documents(predictor, documents, window=batch_size * WINDOW_BATCHES):
             for doc in window:
                 if doc.error is not None and (strict or fmt == "conll"):
                     raise NerError(doc.error, path=path, line=doc.line)

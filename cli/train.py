@@ -168,14 +168,15 @@ class TrainView:
 
 
 def configuration(path: Path | None, overrides: dict) -> TrainConfig:
-    """The options of this run. A value typed on the command line that no configuration accepts is
-    a usage error (exit 2, naming the option); a bad TOML file is a data error (exit 1)."""
+    """The options of this run: the TOML file, then what was typed. When the result is refused but
+    the file alone is not, the command line caused it: a usage error (exit 2, naming the option);
+    otherwise the file is at fault (exit 1)."""
     try:
-        load_config(None, overrides)
+        return load_config(path, overrides)
     except NerError as e:
+        load_config(path)  # raises the file's own error, if it has one
         key = e.message.split(" ", 1)[0]  # the checks name the option first: "hidden must be at least 1, not 0"
         raise typer.BadParameter(e.message, param_hint=f"--{key.replace('_', '-')}" if key in overrides else None) from None
-    return load_config(path, overrides)
 
 
 def train(

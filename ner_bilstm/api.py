@@ -17,7 +17,6 @@ from pathlib import Path
 
 from .artifact import LoadedModel, load_model
 from .config import load_config
-from .devices import resolve_device
 from .documents import Document, predict_documents, text_document, tokens_document
 from .errors import NerError
 from .evaluation import Scores, evaluate_model
@@ -26,10 +25,9 @@ from .inference import Predictor, entity_types
 from .io import ReaderOptions
 from .io.jsonl import token_list
 from .seeds import SeedSummary, parse_seeds, train_seeds
+from .tagging import WINDOW_BATCHES, tag_documents
 from .training import TrainResult
 from .training import train as train_model
-
-WINDOW_BATCHES = 16  # documents are tagged this many batches at a time, as `predict` does
 
 
 class Tagger:
@@ -71,28 +69,23 @@ class Tagger:
         return doc
 
     def pipe(self, items: Iterable[str | Sequence[str]], batch_size: int | None = None) -> Iterator[Document]:
-        """Tag texts or token lists in order, ``batch_size`` sentences per batch and 16 batches of
-        documents at a time (the CLI's batching), holding no more than that in memory."""
+        """Tag texts or token lists in input order with `predict`'s batching: ``batch_size``
+        sentences per batch, up to 16 batches of documents at a time, each window as soon as its
+        inputs have arrived (read ahead by a thread), so memory stays bounded."""
+        if isinstance(items, str):
+            raise NerError("pipe takes an iterable of texts or token lists; call the tagger on a single text")
         predictor = self.predictor
         if batch_size is not None and batch_size != self.batch_size:
             predictor = Tagger(self.loaded, batch_size=batch_size, nbest=self.nbest, min_score=self.min_score).predictor
         window = (batch_size or self.batch_size) * WINDOW_BATCHES
-        buffer: list[Document] = []
-        for item in items:
-            buffer.append(self.document(item))
-            if len(buffer) >= window:
-                predict_documents(predictor, buffer)
-                yield from buffer
-                buffer = []
-        if buffer:
-            predict_documents(predictor, buffer)
-            yield from buffer
+        for chunk in tag_documents(predictor, map(self.document, items), window):
+            yield from chunk
 
 
 def load(path: str | Path, device: str = "auto", *, batch_size: int = 256, nbest: int = 0, min_score: float = 0.0) -> Tagger:
     """The model directory ``path`` as a ``Tagger`` on ``device`` (auto: CUDA when there is a GPU);
     ``nbest`` and ``min_score`` as `predict`'s options."""
-    return Tagger(load_model(path, device=str(resolve_device(device))), batch_size=batch_size, nbest=nbest, min_score=min_score)
+    return Tagger(load_model(path, device=device), batch_size=batch_size, nbest=nbest, min_score=min_score)
 
 
 def train(
@@ -134,7 +127,7 @@ def evaluate(
     """Score ``model`` (a directory or a loaded Tagger) on the labelled ``source``, as `ner-bilstm
     evaluate` does; ``predictions`` writes token, gold and predicted tags as CoNLL. The source is
     read with ``reader`` or the reader options as keywords (``split="test"``, ``token_col=0``, ...)."""
-    loaded = model.loaded if isinstance(model, Tagger) else load_model(model, device=str(resolve_device(device)))
+    loaded = model.loaded if isinstance(model, Tagger) else load_model(model, device=device)  # a Tagger stays where it is
     try:
         options = dataclasses.replace(reader or ReaderOptions(split="test"), **reader_options)  # type: ignore[arg-type]
     except TypeError as e:

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from safetensors.torch import save
 
+from .devices import DEVICES, resolve_device
 from .errors import NerError
 from .io.files import write_bytes, write_json
 from .model import TaggerNetwork
@@ -67,8 +68,9 @@ def save_model(directory: Path, model: TaggerNetwork, vocab: Vocabularies, recor
 
 
 def load_model(directory: str | Path, device: str = "cpu") -> LoadedModel:
-    """Load a model directory, checking every file before anything is allocated (``model_check``):
-    a corrupted or crafted directory is refused with one NerError naming the file and the key."""
+    """Load a model directory onto ``device`` (cpu, cuda, cuda:1, or auto: CUDA when there is a GPU),
+    checking every file before anything is allocated (``model_check``): a corrupted or crafted
+    directory is refused with one NerError naming the file and the key."""
     directory = Path(directory)
     if not directory.is_dir():
         raise NerError("model directory not found", path=str(directory))
@@ -78,7 +80,7 @@ def load_model(directory: str | Path, device: str = "cpu") -> LoadedModel:
     check_shapes(record, vocab, read_header(wpath), wpath)
     model = build_tagger(record, vocab)
     load_weights(model, wpath)
-    model.to(torch.device(device)).eval()
+    model.to(resolve_device(device) if device in DEVICES else torch.device(device)).eval()
     return LoadedModel(model, vocab, record)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from .config import CHOICES
 from .errors import NerError
 
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = CHOICES["device"]
 
 
 def resolve_device(name: str) -> torch.device:

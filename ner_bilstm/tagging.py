@@ -23,6 +23,7 @@ from .io.jsonl import parse_object, token_list
 from .io.strict_json import JsonError
 
 INPUT_FORMATS = ("auto", "text", "conll", "jsonl", "hf")
+WINDOW_BATCHES = 16  # documents are tagged this many batches at a time (a window), as they arrive
 JSON_BLANK = b" \t\r"  # a JSON line holding only JSON's own whitespace is no document; any other line is one
 
 

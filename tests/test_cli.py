@@ -246,3 +246,16 @@ def test_old_option_names_still_work(tiny_model, corpus, tmp_path):
     assert run("convert", corpus["test"], tmp_path / "a.out", "--to-format", "jsonl").exit_code == 0
     assert json.loads((tmp_path / "a.out").read_text().splitlines()[0])["tokens"]
     assert "--to-format" not in run("convert", "--help").output  # hidden: one documented name
+
+
+def test_a_toml_file_and_the_command_line_are_checked_together(corpus, tmp_path):
+    """hidden 150 from the file with --attention --heads 3 typed is valid (300 / 3); a file that is
+    wrong by itself is the file's error (exit 1), a typed value that breaks it is a usage error (2)."""
+    (tmp_path / "ok.toml").write_text("hidden = 150\nword_dim = 8\nchar_filters = 8\n")
+    r = run("train", "--train", corpus["train"], "--dev", corpus["dev"], "-o", tmp_path / "m", "--config", tmp_path / "ok.toml",
+            "--attention", "--heads", "3", "--epochs", "1")
+    assert r.exit_code == 0, r.output
+    (tmp_path / "bad.toml").write_text("attention = true\nheads = 3\n")
+    assert run("train", "--train", "x", "--dev", "y", "-o", tmp_path / "n", "--config", tmp_path / "bad.toml").exit_code == 1
+    r = run("train", "--train", "x", "--dev", "y", "-o", tmp_path / "n", "--config", tmp_path / "ok.toml", "--heads", "7", "--attention")
+    assert r.exit_code == 2 and "heads" in r.output

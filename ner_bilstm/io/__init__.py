@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import NerError
 from ..sentence import Sentence
 from .conll import conll_lines, file_columns, read_conll
 from .hf import is_hf_source, read_hf
@@ -47,6 +48,14 @@ class ReaderOptions:
     split: str | None = None
     tokens_field: str = "tokens"
     tags_field: str = "ner_tags"
+
+    def __post_init__(self) -> None:
+        for name, kind in (("token_col", int), ("tag_col", int), ("encoding", str), ("tokens_field", str), ("tags_field", str)):
+            value = getattr(self, name)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise NerError(f"reader option {name} must be {kind.__name__}, not {value!r}")
+        if self.split is not None and not isinstance(self.split, str):
+            raise NerError(f"reader option split must be a string, not {self.split!r}")
 
 
 def read_source(path: str | Path, options: ReaderOptions | None = None, *, require_tags: bool = True,

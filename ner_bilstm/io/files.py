@@ -81,7 +81,15 @@ def numbered_lines(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, st
 
 
 def current_umask() -> int:
-    """The process's umask (read by setting it and setting it back)."""
+    """The process's umask: from /proc on Linux; elsewhere by setting it and setting it back (which,
+    for that instant, other threads would see)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
