@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from ner_bilstm.artifact import load_model
 from ner_bilstm.evaluation import evaluate_model
 
 from . import options
@@ -31,6 +30,8 @@ def evaluate(
     device: options.DEVICE_CHOICE = options.DEVICE,
 ) -> None:
     """Score a model on labelled data (seqeval, entity level, the data's own scheme)."""
+    from ner_bilstm.artifact import load_model  # here, not at the top: torch loads only for commands that need it
+
     loaded = load_model(model, device=device.value)
     reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field)
     scores = evaluate_model(loaded, source, predictions_path=predictions, reader=reader, batch_size=batch_size)

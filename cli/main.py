@@ -24,14 +24,20 @@ app = typer.Typer(
 
 
 def versions() -> str:
-    """ner-bilstm's version with those of torch and Python."""
+    """ner-bilstm's version with those of torch and Python (torch's from its metadata, which is
+    faster than importing it; from the module when the metadata is missing)."""
     import platform
-
-    import torch
+    from importlib.metadata import PackageNotFoundError, version
 
     from ner_bilstm import __version__
 
-    return f"ner-bilstm {__version__} (torch {torch.__version__}, Python {platform.python_version()})"
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        import torch
+
+        torch_version = torch.__version__
+    return f"ner-bilstm {__version__} (torch {torch_version}, Python {platform.python_version()})"
 
 
 def _show_version(value: bool) -> None:

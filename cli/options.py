@@ -10,9 +10,8 @@ import typer
 
 from ner_bilstm.config import CHOICES, TrainConfig
 from ner_bilstm.conversion import FORMATS
-from ner_bilstm.io import ReaderOptions
+from ner_bilstm.io import INPUT_FORMATS, ReaderOptions
 from ner_bilstm.schemes import SCHEMES as SCHEME_NAMES
-from ner_bilstm.tagging import INPUT_FORMATS
 
 
 def enum_of(name: str, values: Sequence[str]) -> type[Enum]:

@@ -5,22 +5,24 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.text import Text
 
-from ner_bilstm.artifact import load_model
-from ner_bilstm.documents import Document, display_spans, document_conll_lines, record_line
 from ner_bilstm.errors import NerError
-from ner_bilstm.inference import Predictor, entity_types
 from ner_bilstm.io.files import output_stream
-from ner_bilstm.tagging import WINDOW_BATCHES, read_documents, tag_documents
 
 from . import options
 from .render import console, err_console, label_styles
 
+if TYPE_CHECKING:
+    from ner_bilstm.documents import Document
+
 
 def _pretty(doc: Document, styles: dict[str, str]) -> Text:
+    from ner_bilstm.documents import display_spans
+
     if doc.error is not None:
         return Text(f"line {doc.line}: {doc.error}", style="red")
     text, spans = display_spans(doc)
@@ -36,6 +38,8 @@ def _pretty(doc: Document, styles: dict[str, str]) -> Text:
 
 
 def _write(doc: Document, fmt: str, out, with_tags: bool, styles: dict[str, str]) -> None:
+    from ner_bilstm.documents import document_conll_lines, record_line
+
     if fmt == "jsonl":
         out.write(record_line(doc, with_tags) + "\n")
     elif fmt == "conll":
@@ -74,9 +78,14 @@ def predict(
     fmt = output_format.value if output_format else ("pretty" if terminal else "jsonl")
     if nbest < 0 or batch_size < 1 or not 0.0 <= min_score <= 1.0:
         raise typer.BadParameter("--nbest must be >= 0, --batch-size >= 1 and --min-score in [0, 1]")
-    if threads:
-        import torch
+    # Here, not at the top: torch loads only for commands that need it.
+    import torch
 
+    from ner_bilstm.artifact import load_model
+    from ner_bilstm.inference import Predictor, entity_types
+    from ner_bilstm.tagging import WINDOW_BATCHES, read_documents, tag_documents
+
+    if threads:
         torch.set_num_threads(threads)
     loaded = load_model(model, device=device.value)
     predictor = Predictor(loaded, batch_size, nbest=nbest, min_score=min_score)

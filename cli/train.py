@@ -19,8 +19,6 @@ from rich.table import Table
 from ner_bilstm.config import TrainConfig, load_config
 from ner_bilstm.errors import NerError
 from ner_bilstm.events import BatchDone, DataLoaded, EpochEnded, EpochStarted, Event, Resumed, SeedStarted, Tested
-from ner_bilstm.seeds import parse_seeds, train_seeds
-from ner_bilstm.training import train as run_training
 
 from . import options
 from .options import opt
@@ -250,6 +248,9 @@ def train(
 ) -> None:
     """Train a tagger and write its model directory. Ctrl-C or SIGTERM stops at the next step
     with a checkpoint (exit 130); --resume continues it."""
+    from ner_bilstm.seeds import parse_seeds, train_seeds  # here, not at the top: torch loads only for commands that need it
+    from ner_bilstm.training import train as run_training
+
     if seeds is not None:  # before the launch, so that one process, not every one, reports the mistake
         if options.given(ctx, {"seed": seed}):
             raise typer.BadParameter("give --seed or --seeds, not both", param_hint="--seeds")

@@ -7,10 +7,12 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 from .errors import NerError
 
@@ -66,6 +68,8 @@ def pretrained_rows(vectors: Embeddings, vocabulary: Sequence[str], word_ids: It
     """The rows of an embedding matrix over ``vocabulary`` that ``vectors`` fill: ``(matrix
     (words, dim), found (words,) bool, coverage)``. ``word_ids`` are the training tokens' ids,
     streamed, for the share of tokens covered; rows not found are left to the caller."""
+    import torch
+
     matrix = torch.empty(len(vocabulary), vectors.dim)
     found = torch.zeros(len(vocabulary), dtype=torch.bool)
     for i, word in enumerate(vocabulary):

@@ -7,9 +7,10 @@ scheme whatever the input was (broken input is decoded leniently, as conlleval d
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import torch
+if TYPE_CHECKING:  # torch is imported where it is used: reading and converting data never loads it
+    import torch
 
 SCHEMES = ("iob1", "iob2", "bioes", "bmes", "bilou")
 
@@ -159,6 +160,8 @@ def allowed_transitions(labels: Sequence[str], scheme: str) -> tuple[torch.Tenso
         raise ValueError(f"constrained decoding needs an iob2 or bioes training scheme, not {scheme!r}")
     parsed = [parse_tag(t) for t in labels]
     types = {t: i for i, t in enumerate(sorted({t for _, t in parsed}))}
+
+    import torch
 
     def where(prefixes: str) -> torch.Tensor:
         return torch.tensor([p in prefixes for p, _ in parsed], dtype=torch.bool)

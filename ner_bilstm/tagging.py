@@ -15,14 +15,13 @@ from itertools import chain
 from .documents import Document, predict_documents, text_document, tokens_document
 from .errors import NerError
 from .inference import Predictor
-from .io import JSONL_SUFFIXES, ReaderOptions
+from .io import INPUT_FORMATS, JSONL_SUFFIXES, ReaderOptions
 from .io.conll import read_conll
 from .io.files import check_encoding, decode_line, decode_lines, numbered_raw_lines
 from .io.hf import is_hf_source, read_hf
 from .io.jsonl import parse_object, token_list
 from .io.strict_json import JsonError
 
-INPUT_FORMATS = ("auto", "text", "conll", "jsonl", "hf")
 WINDOW_BATCHES = 16  # documents are tagged this many batches at a time (a window), as they arrive
 JSON_BLANK = b" \t\r"  # a JSON line holding only JSON's own whitespace is no document; any other line is one
 
@@ -169,4 +168,4 @@ def tag_documents(predictor: Predictor, documents: Iterable[Document], window: i
         yield chunk
 
 
-__all__ = ["read_documents", "tag_documents", "detect_input_format"]
+__all__ = ["INPUT_FORMATS", "read_documents", "tag_documents", "detect_input_format"]

@@ -259,3 +259,11 @@ def test_a_toml_file_and_the_command_line_are_checked_together(corpus, tmp_path)
     assert run("train", "--train", "x", "--dev", "y", "-o", tmp_path / "n", "--config", tmp_path / "bad.toml").exit_code == 1
     r = run("train", "--train", "x", "--dev", "y", "-o", tmp_path / "n", "--config", tmp_path / "ok.toml", "--heads", "7", "--attention")
     assert r.exit_code == 2 and "heads" in r.output
+
+
+def test_commands_that_need_no_model_start_without_torch(tmp_path):
+    """Importing the CLI, the data readers and the scheme code loads no torch (about 1.4 s of every
+    `convert`, `info SRC`, `--help` and usage error)."""
+    code = ("import sys; import ner_bilstm_cli.main, ner_bilstm.io, ner_bilstm.conversion, ner_bilstm.statistics, "
+            "ner_bilstm.evaluation, ner_bilstm.events; print('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

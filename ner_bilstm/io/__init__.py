@@ -16,6 +16,7 @@ from .jsonl import read_jsonl_sentences
 from .text import split_sentences, tokenize
 
 __all__ = [
+    "INPUT_FORMATS",
     "ReaderOptions",
     "read_source",
     "read_conll",
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
+INPUT_FORMATS = ("auto", "text", "conll", "jsonl", "hf")  # what `predict` reads
 
 
 def source_format(path: str) -> str:
