@@ -50,11 +50,15 @@ def opt(key: str, panel: str, *decls: str, help: str) -> Any:
     return typer.Option(default, *decls, help=help, rich_help_panel=panel)
 
 
+def typed(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` was given on the command line (or its environment variable), not defaulted."""
+    # By the source's name: Typer may carry its own copy of click's ParameterSource enum.
+    return getattr(ctx.get_parameter_source(name), "name", None) in ("COMMANDLINE", "ENVIRONMENT")
+
+
 def given(ctx: typer.Context, values: dict[str, Any]) -> dict[str, Any]:
     """The ``values`` typed on the command line (not defaults), choices as plain strings."""
-    typed = ("COMMANDLINE", "ENVIRONMENT")  # by name: Typer may carry its own copy of click's enum
-    return {k: v.value if isinstance(v, Enum) else v for k, v in values.items()
-            if getattr(ctx.get_parameter_source(k), "name", None) in typed}
+    return {k: v.value if isinstance(v, Enum) else v for k, v in values.items() if typed(ctx, k)}
 
 TOKEN_COL = typer.Option(0, help="CoNLL token column.")
 TAG_COL = typer.Option(-1, help="CoNLL tag column.")
@@ -67,8 +71,7 @@ DEVICE = typer.Option("auto", help="Where to run (auto: CUDA when there is a GPU
 
 def chosen_format(ctx: typer.Context, output_format: Enum | None, alias: Enum | None) -> str | None:
     """The format asked for: ``--output-format`` when typed, else its hidden old name, else the default."""
-    typed = getattr(ctx.get_parameter_source("output_format"), "name", None) in ("COMMANDLINE", "ENVIRONMENT")
-    chosen = output_format if typed or alias is None else alias
+    chosen = output_format if typed(ctx, "output_format") or alias is None else alias
     return chosen.value if chosen is not None else None
 
 

@@ -252,7 +252,7 @@ def train(
     from ner_bilstm.training import train as run_training
 
     if seeds is not None:  # before the launch, so that one process, not every one, reports the mistake
-        if options.given(ctx, {"seed": seed}):
+        if options.typed(ctx, "seed"):
             raise typer.BadParameter("give --seed or --seeds, not both", param_hint="--seeds")
         try:
             seed_list = parse_seeds(seeds)

@@ -74,9 +74,11 @@ class Tagger:
         inputs have arrived (read ahead by a thread), so memory stays bounded."""
         if isinstance(items, str):
             raise NerError("pipe takes an iterable of texts or token lists; call the tagger on a single text")
+        if batch_size is not None and batch_size < 1:
+            raise NerError("batch_size must be >= 1")
         predictor = self.predictor
         if batch_size is not None and batch_size != self.batch_size:
-            predictor = Tagger(self.loaded, batch_size=batch_size, nbest=self.nbest, min_score=self.min_score).predictor
+            predictor = Predictor(self.loaded, batch_size, nbest=self.nbest, min_score=self.min_score)
         window = (batch_size or self.batch_size) * WINDOW_BATCHES
         for chunk in tag_documents(predictor, map(self.document, items), window):
             yield from chunk

@@ -92,20 +92,18 @@ def prepare(
         vocab.add_bigrams((s.tokens for s in sentences), config.min_freq)
     else:
         config = dataclasses.replace(config, bigram_dim=0)
-    pretrained, coverage = None, None
+    matrix, found, coverage = None, None, None
     if config.embeddings:
         keys = {vocab.word_key(t) for group in (sentences, other_sentences) for s in group for t in s.tokens}
         vectors = load_embeddings(config.embeddings, keys)
         config = dataclasses.replace(config, word_dim=vectors.dim)  # the vectors decide the dimension
         vocab.words.extend(sorted(k for k in keys if k in vectors))
-        pretrained = pretrained_rows(vectors, vocab.words.itos, (vocab.word_id(t) for s in sentences for t in s.tokens))
-        coverage = pretrained[2]
+        matrix, found, coverage = pretrained_rows(vectors, vocab.words.itos, (vocab.word_id(t) for s in sentences for t in s.tokens))
     data = sentences.encode(vocab, config.train_scheme, config.max_word_chars)
     if len(data) == 0:
         raise NerError("the training set has no sentences", path=source)
     model = TaggerNetwork(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme, vocab.num_bigrams)
-    if pretrained is not None:
-        matrix, found, _ = pretrained
+    if matrix is not None and found is not None:
         with torch.no_grad():
             rows = found.nonzero().squeeze(1)
             model.word_embed.weight[rows] = matrix[rows]
