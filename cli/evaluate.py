@@ -8,14 +8,16 @@ from pathlib import Path
 import typer
 
 from ner_bilstm.evaluation import evaluate_model
+from ner_bilstm.io import ReadReport
 
 from . import options
-from .render import console, scores_table
+from .render import console, err_console, scores_table
 
 
 def evaluate(
     ctx: typer.Context,
-    source: str = typer.Argument(..., help="Labelled data: CoNLL file or .jsonl."),
+    source: str = typer.Argument(..., help="Labelled data: CoNLL file, .jsonl, an annotation tool's export or a brat folder, "
+                                           "or a datasets source."),
     model: Path = typer.Option(..., "--model", "-m", help="Model directory."),
     output_format: options.REPORT_FORMAT = typer.Option("table", "--output-format", help="How to print the scores."),
     format_alias: options.REPORT_FORMAT | None = options.output_format_alias("--format"),
@@ -26,6 +28,8 @@ def evaluate(
     token_col: int = options.TOKEN_COL,
     tag_col: int = options.TAG_COL,
     encoding: str = options.ENCODING,
+    input_format: options.SOURCE_FORMAT = options.SOURCE,
+    tokenize: options.TOKENIZE = options.TOKENIZE_OPTION,
     batch_size: int = typer.Option(256, help="Sentences per batch."),
     device: options.DEVICE_CHOICE = options.DEVICE,
 ) -> None:
@@ -33,8 +37,11 @@ def evaluate(
     from ner_bilstm.artifact import load_model  # here, not at the top: torch loads only for commands that need it
 
     loaded = load_model(model, device=device.value)
-    reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field)
-    scores = evaluate_model(loaded, source, predictions_path=predictions, reader=reader, batch_size=batch_size)
+    reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field, input_format, tokenize)
+    read = ReadReport()
+    scores = evaluate_model(loaded, source, predictions_path=predictions, reader=reader, batch_size=batch_size, report=read)
+    if read.summary():
+        err_console.print(f"note: {source}: {read.summary()}", markup=False, highlight=False)
     if options.chosen_format(ctx, output_format, format_alias) == "json":
         print(json.dumps(scores, indent=2))
     else:

@@ -10,7 +10,9 @@ import typer
 
 from ner_bilstm.config import CHOICES, TrainConfig
 from ner_bilstm.conversion import FORMATS
-from ner_bilstm.io import INPUT_FORMATS, ReaderOptions
+from ner_bilstm.io import INPUT_FORMATS, SOURCE_FORMATS, ReaderOptions
+from ner_bilstm.io.spans import TOKENIZERS
+from ner_bilstm.label_map import parse_label_map
 from ner_bilstm.schemes import SCHEMES as SCHEME_NAMES
 
 
@@ -25,8 +27,10 @@ def _choice(key: str) -> type[Enum]:
 
 REPORT_FORMAT = enum_of("ReportFormat", ("table", "json"))
 CONVERT_FORMAT = enum_of("ConvertFormat", FORMATS)
-PREDICT_FORMAT = enum_of("PredictFormat", ("jsonl", "conll", "pretty"))  # what `predict --output-format` writes
+PREDICT_FORMAT = enum_of("PredictFormat", ("jsonl", "conll", "pretty", *FORMATS[2:]))  # what `predict --output-format` writes
 INPUT_FORMAT = enum_of("InputFormat", INPUT_FORMATS)
+SOURCE_FORMAT = enum_of("SourceFormat", SOURCE_FORMATS)
+TOKENIZE = enum_of("Tokenize", TOKENIZERS)
 SCHEMES = enum_of("Scheme", SCHEME_NAMES)
 
 
@@ -36,7 +40,8 @@ def output_format_alias(old: str) -> Any:
 
 
 CHOICE_ENUMS = {key: _choice(key) for key in ("head", "rnn", "char", "bigrams", "optimizer", "scheme", "train_scheme", "device")}
-HEAD, RNN, CHAR, BIGRAMS, OPTIMIZER, SCHEME, TRAIN_SCHEME, DEVICE_CHOICE = CHOICE_ENUMS.values()
+CHOICE_ENUMS.update(input_format=SOURCE_FORMAT, tokenize=TOKENIZE)
+HEAD, RNN, CHAR, BIGRAMS, OPTIMIZER, SCHEME, TRAIN_SCHEME, DEVICE_CHOICE = list(CHOICE_ENUMS.values())[:8]
 _DEFAULTS = TrainConfig()
 
 
@@ -67,6 +72,22 @@ SPLIT = typer.Option(None, help="Split of a datasets source.")
 TOKENS_FIELD = typer.Option("tokens", help="Tokens column of a datasets source.")
 TAGS_FIELD = typer.Option("ner_tags", help="Tags column of a datasets source.")
 DEVICE = typer.Option("auto", help="Where to run (auto: CUDA when there is a GPU).")
+SOURCE = typer.Option("auto", "--input-format", help="Format of the data (auto: from the name and the first record).")
+TOKENIZE_OPTION = typer.Option("word", "--tokenize",
+                               help="How annotation-tool texts without tokens are split: words, characters, or at whitespace.")
+
+
+def check_label_map(value: str) -> str:
+    """A ``--label-map`` that does not parse is a usage error (exit 2)."""
+    try:
+        parse_label_map(value)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    return value
+
+
+LABEL_MAP_HELP = "Rename or drop entity types while reading: OLD=NEW,... (OLD= drops OLD)."
+LABEL_MAP = typer.Option("", "--label-map", help=LABEL_MAP_HELP, callback=check_label_map)
 
 
 def chosen_format(ctx: typer.Context, output_format: Enum | None, alias: Enum | None) -> str | None:
@@ -76,6 +97,11 @@ def chosen_format(ctx: typer.Context, output_format: Enum | None, alias: Enum | 
 
 
 def reader(token_col: int = 0, tag_col: int = -1, encoding: str = "utf-8", split: str | None = None,
-           tokens_field: str = "tokens", tags_field: str = "ner_tags") -> ReaderOptions:
+           tokens_field: str = "tokens", tags_field: str = "ner_tags", input_format: Enum | str = "auto",
+           tokenize: Enum | str = "word", label_map: str = "") -> ReaderOptions:
     """The command's reader options, from its parsed command-line values."""
-    return ReaderOptions(token_col, tag_col, encoding, split, tokens_field, tags_field)
+    def plain(v: Enum | str) -> str:
+        return v.value if isinstance(v, Enum) else v
+
+    return ReaderOptions(token_col, tag_col, encoding, split, tokens_field, tags_field, plain(input_format), plain(tokenize),
+                         label_map)

@@ -37,17 +37,39 @@ def _pretty(doc: Document, styles: dict[str, str]) -> Text:
     return out
 
 
-def _write(doc: Document, fmt: str, out, with_tags: bool, styles: dict[str, str]) -> None:
-    from ner_bilstm.documents import document_conll_lines, record_line
+class Sink:
+    """Where tagged documents go: ``out`` (a text stream) in jsonl, conll or pretty, or a doccano,
+    Prodigy or Label Studio stream over it, or the open document of a brat folder."""
 
-    if fmt == "jsonl":
-        out.write(record_line(doc, with_tags) + "\n")
-    elif fmt == "conll":
-        out.write("".join(line + "\n" for line in document_conll_lines(doc)))
-    elif out is sys.stdout:
-        console.print(_pretty(doc, styles), soft_wrap=True)
-    else:
-        out.write(_pretty(doc, styles).plain + "\n")
+    def __init__(self, fmt: str, out, with_tags: bool = False, styles: dict[str, str] | None = None):
+        from ner_bilstm.io.annotation_writer import STREAM_FORMATS, UnitStream
+
+        self.fmt, self.out, self.with_tags, self.styles = fmt, out, with_tags, styles or {}
+        self.units = UnitStream(fmt, out, predicted=True) if fmt in STREAM_FORMATS else None
+
+    def put(self, doc: Document) -> None:
+        from ner_bilstm.documents import document_conll_lines, document_unit, record_line
+
+        if self.fmt == "brat":
+            self.out.add(document_unit(doc))
+        elif self.units is not None:
+            self.units.write(document_unit(doc))
+        elif self.fmt == "jsonl":
+            self.out.write(record_line(doc, self.with_tags) + "\n")
+        elif self.fmt == "conll":
+            self.out.write("".join(line + "\n" for line in document_conll_lines(doc)))
+        elif self.out is sys.stdout:
+            console.print(_pretty(doc, self.styles), soft_wrap=True)
+        else:
+            self.out.write(_pretty(doc, self.styles).plain + "\n")
+
+    def flush(self) -> None:
+        if self.fmt != "brat":
+            self.out.flush()
+
+    def close(self) -> None:
+        if self.units is not None:
+            self.units.close()
 
 
 def predict(
@@ -71,11 +93,15 @@ def predict(
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Report throughput on stderr."),
 ) -> None:
-    """Tag text, CoNLL or JSON lines; one output unit per input unit, in order, streamed."""
+    """Tag text, CoNLL or JSON lines; one output unit per input unit, in order, streamed. The
+    annotation formats (doccano, label-studio, prodigy, brat) write the entities as a tool imports
+    them; brat writes NAME.txt and NAME.ann per input file into --output-dir."""
     if output is not None and output_dir is not None:
         raise typer.BadParameter("give --output or --output-dir, not both", param_hint="--output-dir")
     terminal = output is None and output_dir is None and sys.stdout.isatty()
     fmt = output_format.value if output_format else ("pretty" if terminal else "jsonl")
+    if fmt == "brat" and output_dir is None:
+        raise typer.BadParameter("brat output is a .txt and an .ann file per input file: give --output-dir", param_hint="--output-format")
     if nbest < 0 or batch_size < 1 or not 0.0 <= min_score <= 1.0:
         raise typer.BadParameter("--nbest must be >= 0, --batch-size >= 1 and --min-score in [0, 1]")
     # Here, not at the top: torch loads only for commands that need it.
@@ -83,6 +109,7 @@ def predict(
 
     from ner_bilstm.artifact import load_model
     from ner_bilstm.inference import Predictor, entity_types
+    from ner_bilstm.io.brat import BratFolder
     from ner_bilstm.tagging import WINDOW_BATCHES, read_documents, tag_documents
 
     if threads:
@@ -98,22 +125,33 @@ def predict(
             raise typer.BadParameter("needs input files with distinct names (not stdin)", param_hint="--output-dir")
     started, counts = time.perf_counter(), [0, 0]
 
-    def tag_into(out, path: str) -> None:
+    def tag_into(sink: Sink, path: str) -> None:
         documents = read_documents(path, input_format.value, reader, loaded.record.tokenization)
         for window in tag_documents(predictor, documents, window=batch_size * WINDOW_BATCHES):
             for doc in window:
-                if doc.error is not None and (strict or fmt == "conll"):
+                if doc.error is not None and (strict or fmt not in ("jsonl", "pretty")):
                     raise NerError(doc.error, path=path, line=doc.line)
                 counts[0] += 1
                 counts[1] += sum(len(s) for s in doc.sentences)
-                _write(doc, fmt, out, with_tags, styles)
-            out.flush()
+                sink.put(doc)
+            sink.flush()
 
-    if output_dir is not None:
-        suffix = {"jsonl": ".jsonl", "conll": ".conll", "pretty": ".txt"}[fmt]
+    if fmt == "brat":
+        with BratFolder(output_dir) as folder:
+            for path in paths:
+                if (output_dir / (Path(path).stem + ".txt")).resolve() == Path(path).resolve():
+                    raise NerError("brat output would overwrite this input file: choose another --output-dir", path=path)
+                folder.open_document(Path(path).stem)
+                tag_into(Sink(fmt, folder), path)
+            folder.close()
+    elif output_dir is not None:
+        suffix = {"jsonl": ".jsonl", "conll": ".conll", "pretty": ".txt", "doccano": ".jsonl", "prodigy": ".jsonl",
+                  "label-studio": ".json"}[fmt]
         for path in paths:
             with output_stream(output_dir / (Path(path).stem + suffix)) as out:
-                tag_into(out, path)
+                sink = Sink(fmt, out, with_tags, styles)
+                tag_into(sink, path)
+                sink.close()
     else:
         with output_stream(output) as out:
             if fmt == "pretty" and out is sys.stdout:
@@ -122,8 +160,10 @@ def predict(
                     legend.append(f" {label} ", style=f"{style} reverse")
                     legend.append(" ")
                 console.print(legend)
+            sink = Sink(fmt, out, with_tags, styles)
             for path in paths:
-                tag_into(out, path)
+                tag_into(sink, path)
+            sink.close()
     if verbose:
         seconds = time.perf_counter() - started
         err_console.print(f"{counts[0]:,} documents, {counts[1]:,} tokens in {seconds:.2f} s "

@@ -145,6 +145,8 @@ class TrainView:
             f"scheme {d.scheme.upper()}; types {', '.join(d.types)}; "
             f"{d.words:,} words, {d.chars:,} chars{bigrams}; {d.tokenization} tokens; device {d.device}"
         )
+        for role, note in d.notes.items():
+            err_console.print(f"[yellow]note:[/] {role} data: {escape(note)}", markup=True)
         for role, counts in d.unseen.items():
             listed = ", ".join(f"{label} {n}" for label, n in counts.items())
             err_console.print(f"[yellow]note:[/] the {role} set has entity types the training set lacks ({escape(listed)}); "
@@ -180,7 +182,8 @@ def configuration(path: Path | None, overrides: dict) -> TrainConfig:
 def train(
     ctx: typer.Context,
     train: str = typer.Option(..., "--train", rich_help_panel="Data",
-                              help="Training data: CoNLL file, .jsonl, or hf:NAME / dataset folder / parquet."),
+                              help="Training data: CoNLL file, .jsonl, doccano / Label Studio / Prodigy export, brat folder, "
+                              "or hf:NAME / dataset folder / parquet."),
     dev: str = typer.Option(..., "--dev", rich_help_panel="Data", help="Dev data, used for early stopping."),
     test: str | None = typer.Option(None, "--test", rich_help_panel="Data", help="Test data, scored with the best model."),
     config: Path | None = typer.Option(None, "--config", rich_help_panel="Data",
@@ -230,6 +233,11 @@ def train(
     token_col: int | None = opt("token_col", "Data", help="CoNLL token column (0-based)."),
     tag_col: int | None = opt("tag_col", "Data", help="CoNLL tag column (-1 = last)."),
     encoding: str | None = opt("encoding", "Data", help="Text encoding of the data files."),
+    input_format: options.SOURCE_FORMAT | None = opt("input_format", "Data", "--input-format",
+                                                     help="Format of the data (auto: from each name and first record)."),
+    tokenize: options.TOKENIZE | None = opt("tokenize", "Data", "--tokenize",
+                                            help="How annotation-tool texts without tokens are split (words, characters, whitespace)."),
+    label_map: str | None = opt("label_map", "Data", "--label-map", help=options.LABEL_MAP_HELP),
     seed: int | None = opt("seed", "Optimisation", help="Random seed (training is deterministic on CPU)."),
     seeds: str | None = typer.Option(None, "--seeds", rich_help_panel="Optimisation",
                                      help="Train one model per seed (1,2,3 or 1-3), summarise the spread "

@@ -10,6 +10,9 @@ from typing import Any
 import tomllib
 
 from .errors import NerError
+from .io import SOURCE_FORMATS
+from .io.spans import TOKENIZERS
+from .label_map import parse_label_map
 
 CHOICES = {
     "head": ("crf", "softmax"),
@@ -20,6 +23,8 @@ CHOICES = {
     "scheme": ("auto", "iob1", "iob2", "bioes", "bmes", "bilou"),
     "train_scheme": ("bioes", "iob2"),
     "device": ("auto", "cpu", "cuda"),
+    "input_format": SOURCE_FORMATS,
+    "tokenize": TOKENIZERS,
 }
 
 
@@ -111,6 +116,9 @@ class TrainConfig:
     embeddings: str = ""
     lazy: bool = False  # stream a datasets source from its Arrow files instead of loading it
     encoding: str = "utf-8"
+    input_format: str = "auto"  # of the train, dev and test sources (auto: each detected)
+    tokenize: str = "word"  # how annotation-tool texts without tokens are split
+    label_map: str = ""  # OLD=NEW,... renames entity types while reading (OLD= drops one)
     max_word_chars: int = 40
     # runtime
     device: str = "auto"
@@ -145,6 +153,10 @@ class TrainConfig:
             raise NerError(f"seed must be from 0 to {MAX_SEED:,}, not {self.seed:,}", path=source)
         if self.lr <= 0:
             raise NerError(f"lr must be positive, not {self.lr}", path=source)
+        try:
+            parse_label_map(self.label_map)
+        except ValueError as e:
+            raise NerError(f"label_map must be OLD=NEW,...: {e}", path=source) from None
         if self.attention and (2 * self.hidden) % self.heads:
             raise NerError(f"heads ({self.heads}) must divide 2 * hidden ({2 * self.hidden})", path=source)
         return self

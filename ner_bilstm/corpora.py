@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from .batching import EncodedCorpus
 from .config import TrainConfig
 from .errors import NerError
-from .io import ReaderOptions, is_hf_source, read_source
+from .io import ReaderOptions, ReadReport, is_hf_source, read_source
 from .record import fingerprint
 from .schemes import convert, tags_to_spans
 from .sentence import Sentence
@@ -55,6 +55,12 @@ class Corpora:
     dev: list[Sentence]
     test: list[Sentence] | None
     sources: dict[str, str]
+    reports: dict[str, ReadReport]
+
+    def notes(self) -> dict[str, str]:
+        """Per role, the one-line summary of what reading changed or left out (spans aligned to
+        tokens, records skipped, types renamed); roles read as they are are left out."""
+        return {role: line for role, report in self.reports.items() if (line := report.summary())}
 
     def fingerprints(self, config: TrainConfig) -> dict[str, dict[str, Any]]:
         """What each role was read from, as config.json records it (``record.fingerprint``)."""
@@ -82,12 +88,13 @@ def reader_for(config: TrainConfig, role: str) -> ReaderOptions:
     and the split of a datasets source that serves in that role."""
     split = {"train": config.train_split, "dev": config.dev_split, "test": config.test_split}[role]
     return ReaderOptions(token_col=config.token_col, tag_col=config.tag_col, encoding=config.encoding, split=split,
-                         tokens_field=config.tokens_field, tags_field=config.tags_field)
+                         tokens_field=config.tokens_field, tags_field=config.tags_field, input_format=config.input_format,
+                         tokenize=config.tokenize, label_map=config.label_map)
 
 
-def load_sentences(path: str, config: TrainConfig, role: str) -> list[Sentence]:
+def load_sentences(path: str, config: TrainConfig, role: str, report: ReadReport) -> list[Sentence]:
     """All labelled sentences of ``path``, the source of ``role``; an empty source is an error."""
-    sentences = list(read_source(path, reader_for(config, role)))
+    sentences = list(read_source(path, reader_for(config, role), report=report))
     if not sentences:
         raise NerError(f"the {ROLE_NAMES[role]} set has no sentences", path=path)
     return sentences
@@ -97,15 +104,16 @@ def load_corpora(config: TrainConfig, train_path: str, dev_path: str, test_path:
     """Read dev and test into memory, and training data too unless ``config.lazy``, which
     streams a datasets source instead."""
     train: TrainingSentences
+    reports = {role: ReadReport() for role in ("train", "dev", "test")}
     if config.lazy:
         if not is_hf_source(train_path):
             raise NerError("--lazy reads a datasets source (a save_to_disk folder, parquet or arrow files, hf:NAME)",
                            path=train_path)
         options = reader_for(config, "train")
-        train = StreamedSentences(train_path, options.split, options.tokens_field, options.tags_field)
+        train = StreamedSentences(train_path, options)
     else:
-        train = LoadedSentences(load_sentences(train_path, config, "train"))
-    dev = load_sentences(dev_path, config, "dev")
-    test = load_sentences(test_path, config, "test") if test_path else None
+        train = LoadedSentences(load_sentences(train_path, config, "train", reports["train"]))
+    dev = load_sentences(dev_path, config, "dev", reports["dev"])
+    test = load_sentences(test_path, config, "test", reports["test"]) if test_path else None
     sources = {"train": train_path, "dev": dev_path, **({"test": test_path} if test_path else {})}
-    return Corpora(train, dev, test, sources)
+    return Corpora(train, dev, test, sources, reports)

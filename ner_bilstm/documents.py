@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .inference import Prediction, Predictor
+from .io.annotations import Unit
 from .io.conll import conll_lines, file_columns
+from .io.spans import CharSpan, unit_text
 from .io.strict_json import dumps
 from .io.text import split_sentences
 from .sentence import Sentence
@@ -142,6 +144,17 @@ def display_spans(doc: Document) -> tuple[str, list[tuple[int, int, str]]]:
         pos += len(token) + 1
     return " ".join(tokens), [(starts[e.token_start], starts[e.token_end - 1] + len(tokens[e.token_end - 1]), e.label)
                               for e in entities]
+
+
+def document_unit(doc: Document) -> Unit:
+    """The tagged document as an annotation-format unit: its text (tokens joined by spaces when it
+    has none), token offsets, entities as scored character spans, and its JSON line's keys."""
+    if doc.text is not None:
+        text, offsets = doc.text, [o for s in doc.sentences for o in (s.offsets or [])]
+    else:
+        text, offsets = unit_text(Sentence(tokens=doc.tokens))
+    spans = [CharSpan(offsets[e.token_start][0], offsets[e.token_end - 1][1], e.label, e.score) for e in doc.entities]
+    return Unit(text, offsets, spans, doc.fields)
 
 
 def document_conll_lines(doc: Document) -> Iterator[str]:

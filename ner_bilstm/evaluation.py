@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import NerError
-from .io import ReaderOptions, conll_lines, read_source
+from .io import ReaderOptions, ReadReport, conll_lines, read_source
 from .io.files import atomic_write
 from .schemes import Span, convert, detect_scheme, spans_to_tags
 
@@ -90,12 +90,19 @@ def evaluate_model(
     predictions_path: str | Path | None = None,
     reader: ReaderOptions | None = None,
     batch_size: int = 256,
+    report: ReadReport | None = None,
 ) -> dict:
     """Tag the labelled ``source`` (read with ``reader``) with a loaded model and score it; optionally
-    write ``token gold predicted`` CoNLL lines (predictions in the data's scheme) to ``predictions_path``."""
+    write ``token gold predicted`` CoNLL lines (predictions in the data's scheme) to ``predictions_path``.
+    Entity types are renamed or dropped as the model's training data were (its label map), unless
+    ``reader`` has a label map of its own; ``report`` counts what reading changed."""
     from .inference import Predictor
 
-    sentences = list(read_source(source, reader))
+    reader = reader or ReaderOptions()
+    trained_map = loaded.record.training.get("label_map", "")
+    if trained_map and not reader.label_map:
+        reader = dataclasses.replace(reader, label_map=trained_map)
+    sentences = list(read_source(source, reader, report=report))
     if not sentences:
         raise NerError("no sentences to evaluate", path=source)
     predicted = Predictor(loaded, batch_size).predict(sentences)

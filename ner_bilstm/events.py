@@ -26,7 +26,9 @@ class SeedStarted:
 class DataLoaded:
     """The data is read and the model built: sentence counts, the training set's scheme and
     types, vocabulary sizes (``bigrams`` 0 and ``bigram_dim`` 0 without bigrams), and entity
-    counts per type that dev or test has and training lacks (``unseen``: role -> type -> count)."""
+    counts per type that dev or test has and training lacks (``unseen``: role -> type -> count),
+    and per role the summary of what reading changed or left out (``notes``: spans aligned to
+    tokens, records skipped, types renamed)."""
 
     train: int
     dev: int
@@ -42,6 +44,7 @@ class DataLoaded:
     tokenization: str
     embeddings: EmbeddingCoverage | None
     unseen: dict[str, dict[str, int]]
+    notes: dict[str, str]
 
 
 @dataclass(frozen=True)

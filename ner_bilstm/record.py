@@ -28,17 +28,29 @@ def current_versions() -> dict[str, str]:
 
 
 def fingerprint(path: str, split: str | None = None) -> dict[str, Any]:
-    """Path and sha256 of a data file (datasets' fingerprint for a datasets source), so a model
-    records exactly what it was trained on."""
-    from .io import is_hf_source
+    """Path and sha256 of a data file (of a brat folder's names and files in order; datasets'
+    fingerprint for a datasets source), so a model records exactly what it was trained on."""
+    from .io import is_brat, is_hf_source
+    from .io.brat import brat_documents
     from .io.hf import fingerprint as hf_fingerprint
 
+    digest = hashlib.sha256()
+
+    def add(file: str | Path) -> None:
+        with open(file, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+
+    if is_brat(path):
+        documents = brat_documents(path)
+        for ann in documents:
+            for file in (ann.with_suffix(".txt"), ann):
+                digest.update(f"{file.name}\0{file.stat().st_size}\0".encode())
+                add(file)
+        return {"path": str(path), "sha256": digest.hexdigest(), "documents": len(documents)}
     if is_hf_source(path):
         return hf_fingerprint(path, split)
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
+    add(path)
     return {"path": str(path), "sha256": digest.hexdigest()}
 
 

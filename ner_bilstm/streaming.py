@@ -10,20 +10,23 @@ import torch
 
 from .batching import Batch, TokenEncoder, collate
 from .errors import NerError
-from .io.hf import load_hf, read_hf, tag_names
+from .io import ReaderOptions, read_source
+from .io.hf import load_hf, tag_names
+from .label_map import relabel
 from .schemes import convert
 from .sentence import Sentence
 from .vocab import Vocabularies
 
 
 class StreamedSentences:
-    """A re-iterable view of a datasets source: every iteration streams the rows again."""
+    """A re-iterable view of a datasets source, read with ``options`` (its split, columns and label
+    map): every iteration streams the rows again."""
 
-    def __init__(self, source: str, split: str | None, tokens_field: str, tags_field: str):
-        self.source, self.split, self.tokens_field, self.tags_field = source, split, tokens_field, tags_field
+    def __init__(self, source: str, options: ReaderOptions):
+        self.source, self.options = source, options
 
     def __iter__(self) -> Iterator[Sentence]:
-        return read_hf(self.source, split=self.split, tokens_field=self.tokens_field, tags_field=self.tags_field)
+        return read_source(self.source, self.options, input_format="hf")
 
     def encode(self, vocab: Vocabularies, train_scheme: str, max_word_chars: int) -> ArrowCorpus:
         """The corpus over the memory-mapped rows, encoded a batch at a time."""
@@ -40,8 +43,9 @@ class ArrowCorpus:
     def __init__(self, stream: StreamedSentences, vocab: Vocabularies, train_scheme: str, max_word_chars: int = 40):
         import pyarrow.compute as pc
 
-        self.dataset = load_hf(stream.source, stream.split)
-        self.tokens_field, self.tags_field = stream.tokens_field, stream.tags_field
+        self.dataset = load_hf(stream.source, stream.options.split)
+        self.tokens_field, self.tags_field = stream.options.tokens_field, stream.options.tags_field
+        self.label_map = stream.options.labels
         self.names = tag_names(self.dataset, self.tags_field)
         self.vocab, self.train_scheme, self.max_word_chars = vocab, train_scheme, max_word_chars
         column = self.dataset.data.column(self.tokens_field)
@@ -62,6 +66,8 @@ class ArrowCorpus:
         words, types, tags, bigrams = [], [], [], []
         for tokens, raw in zip(tokens_list, raw_tags):
             seq = [self.names[t] for t in raw] if self.names is not None else raw
+            if self.label_map:
+                seq = relabel(seq, self.label_map)
             try:
                 tags.append(torch.tensor([stoi[t] for t in convert(seq, self.train_scheme)], dtype=torch.long))
             except KeyError as e:

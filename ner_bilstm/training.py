@@ -153,7 +153,7 @@ class Run:
         self.emit(DataLoaded(
             len(setup.data), len(self.corpora.dev), len(test) if test else 0, sum(setup.data.lengths), setup.scheme, setup.types,
             len(vocab.words), len(vocab.chars), vocab.num_bigrams, config.bigram_dim, str(setup.device), setup.tokenization,
-            setup.embedding_coverage, self.corpora.unseen_types(setup.types),
+            setup.embedding_coverage, self.corpora.unseen_types(setup.types), self.corpora.notes(),
         ))
         self.record = setup.record(self.corpora.fingerprints(config))
 

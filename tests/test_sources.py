@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from ner_bilstm.artifact import load_model
 from ner_bilstm.config import load_config
-from ner_bilstm.io import read_source
+from ner_bilstm.io import ReaderOptions, read_source
 from ner_bilstm.schemes import convert
 from ner_bilstm.training import train
 
@@ -248,7 +248,7 @@ def test_lazy_training_streams_a_datasets_source_like_loading_it(hf_sources, tmp
     from ner_bilstm.streaming import ArrowCorpus, StreamedSentences
     from ner_bilstm.vocab import Vocabularies
 
-    stream = StreamedSentences(str(hf_sources["disk"]), "train", "tokens", "ner_tags")
+    stream = StreamedSentences(str(hf_sources["disk"]), ReaderOptions(split="train"))
     sentences = list(read_source(str(hf_sources["disk"]), split="train"))
     labels = label_set(["LOC", "MISC", "ORG", "PER"], "bioes")
     vocab = Vocabularies.build(((s.tokens, s.tags) for s in stream), labels)

@@ -9,15 +9,27 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NerError
+from ..label_map import format_label_map, parse_label_map, relabel
 from ..sentence import Sentence
+from .brat import is_brat, read_brat
 from .conll import conll_lines, file_columns, read_conll
+from .doccano import LABEL_KEYS, read_doccano
+from .files import numbered_lines
 from .hf import is_hf_source, read_hf
 from .jsonl import read_jsonl_sentences
+from .labelstudio import read_labelstudio
+from .prodigy import read_prodigy
+from .spans import TOKENIZERS, ReadReport
+from .strict_json import loads
 from .text import split_sentences, tokenize
 
 __all__ = [
     "INPUT_FORMATS",
+    "SOURCE_FORMATS",
+    "ANNOTATION_FORMATS",
     "ReaderOptions",
+    "ReadReport",
+    "detect_format",
     "read_source",
     "read_conll",
     "conll_lines",
@@ -27,16 +39,52 @@ __all__ = [
     "split_sentences",
     "source_format",
     "is_hf_source",
+    "is_brat",
     "read_hf",
 ]
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 INPUT_FORMATS = ("auto", "text", "conll", "jsonl", "hf")  # what `predict` reads
+ANNOTATION_FORMATS = ("doccano", "label-studio", "prodigy", "brat")  # annotation tools' formats, read and written
+SOURCE_FORMATS = ("auto", "conll", "jsonl", *ANNOTATION_FORMATS, "hf")  # what labelled data is read from
 
 
 def source_format(path: str) -> str:
     """``jsonl`` for JSON-lines file names, else ``conll``."""
     return "jsonl" if str(path).lower().endswith(JSONL_SUFFIXES) else "conll"
+
+
+def _first_record(path: str, encoding: str) -> str:
+    try:
+        return next((line for _, line in numbered_lines(path, encoding) if line.strip()), "")
+    except NerError:
+        return ""  # the reader names the problem
+
+
+def detect_format(path: str, encoding: str = "utf-8") -> str:
+    """The format of a labelled source: brat for a ``.ann`` file or a folder of them, ``hf`` for a
+    datasets source; a JSON file by its first record (a Label Studio array; Prodigy ``spans``;
+    doccano ``label``; else this tool's ``tokens``/``tags`` lines); anything else CoNLL."""
+    if is_brat(path):
+        return "brat"
+    if is_hf_source(path):
+        return "hf"
+    if source_format(path) == "conll":
+        return "conll"
+    first = _first_record(path, encoding).lstrip()
+    if first.startswith("["):
+        return "label-studio"
+    try:
+        keys = set(loads(first))
+    except (ValueError, TypeError):
+        return "jsonl"
+    if "spans" in keys:
+        return "prodigy"
+    if keys & set(LABEL_KEYS) or ("text" in keys and "tokens" not in keys):
+        return "doccano"
+    if "data" in keys:
+        return "label-studio"
+    return "jsonl"
 
 
 @dataclass(frozen=True)
@@ -50,25 +98,59 @@ class ReaderOptions:
     split: str | None = None
     tokens_field: str = "tokens"
     tags_field: str = "ner_tags"
+    input_format: str = "auto"
+    tokenize: str = "word"
+    label_map: str = ""
 
     def __post_init__(self) -> None:
-        for name, kind in (("token_col", int), ("tag_col", int), ("encoding", str), ("tokens_field", str), ("tags_field", str)):
+        for name, kind in (("token_col", int), ("tag_col", int), ("encoding", str), ("tokens_field", str), ("tags_field", str),
+                           ("input_format", str), ("tokenize", str), ("label_map", str)):
             value = getattr(self, name)
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise NerError(f"reader option {name} must be {kind.__name__}, not {value!r}")
         if self.split is not None and not isinstance(self.split, str):
             raise NerError(f"reader option split must be a string, not {self.split!r}")
+        for name, choices in (("input_format", SOURCE_FORMATS), ("tokenize", TOKENIZERS)):
+            if getattr(self, name) not in choices:
+                raise NerError(f"{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
+        try:
+            object.__setattr__(self, "label_map", format_label_map(parse_label_map(self.label_map)))
+        except ValueError as e:
+            raise NerError(f"label map: {e}") from None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The label map as {OLD: NEW} ("" drops OLD)."""
+        return parse_label_map(self.label_map)
 
 
 def read_source(path: str | Path, options: ReaderOptions | None = None, *, require_tags: bool = True,
-                **changes: Any) -> Iterator[Sentence]:
-    """Stream sentences from a CoNLL file, a JSON-lines file (by extension), or a Hugging Face
-    ``datasets`` source (``hf:NAME[:CONFIG]``, a ``save_to_disk`` folder, parquet/arrow files).
-    ``changes`` override single fields of ``options`` (``read_source(path, split="train")``)."""
+                report: ReadReport | None = None, **changes: Any) -> Iterator[Sentence]:
+    """Stream sentences from a labelled source in ``options.input_format`` (by default detected:
+    ``detect_format``): CoNLL, this tool's JSON lines, doccano, Label Studio, Prodigy, brat, or a
+    Hugging Face ``datasets`` source (``hf:NAME[:CONFIG]``, a ``save_to_disk`` folder, parquet or
+    arrow files). Character spans are aligned to tokens, and entity types renamed or dropped by
+    ``options.label_map``; ``report`` counts what either changed. ``changes`` override single fields
+    of ``options`` (``read_source(path, split="train")``)."""
     o = dataclasses.replace(options or ReaderOptions(), **changes)
     path = str(path)
-    if is_hf_source(path):
-        return read_hf(path, split=o.split, tokens_field=o.tokens_field, tags_field=o.tags_field, require_tags=require_tags)
-    if source_format(path) == "jsonl":
-        return read_jsonl_sentences(path, encoding=o.encoding, require_tags=require_tags)
-    return read_conll(path, token_col=o.token_col, tag_col=o.tag_col, encoding=o.encoding, require_tags=require_tags)
+    report = report if report is not None else ReadReport()
+    fmt = detect_format(path, o.encoding) if o.input_format == "auto" else o.input_format
+    sentences: Iterator[Sentence]
+    if fmt == "hf":
+        sentences = read_hf(path, split=o.split, tokens_field=o.tokens_field, tags_field=o.tags_field, require_tags=require_tags)
+    elif fmt == "jsonl":
+        sentences = read_jsonl_sentences(path, encoding=o.encoding, require_tags=require_tags)
+    elif fmt == "conll":
+        sentences = read_conll(path, token_col=o.token_col, tag_col=o.tag_col, encoding=o.encoding, require_tags=require_tags)
+    else:
+        read = {"doccano": read_doccano, "label-studio": read_labelstudio, "prodigy": read_prodigy, "brat": read_brat}[fmt]
+        sentences = read(path, report, encoding=o.encoding, tokenization=o.tokenize, require_tags=require_tags)
+    return _relabelled(sentences, o.labels, report.relabelled) if o.label_map else sentences
+
+
+def _relabelled(sentences: Iterator[Sentence], mapping: dict[str, str], counts: dict[str, int]) -> Iterator[Sentence]:
+    for sentence in sentences:
+        if sentence.tags is not None:
+            sentence.tags = relabel(sentence.tags, mapping, counts)
+        yield sentence

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 
 from ..errors import NerError
 from ..schemes import check_tag
 from ..sentence import Sentence
 from .files import numbered_lines
+from .spans import locate
+
+TEXT_COMMENT = "# text = "  # CoNLL-U's comment for a sentence's text
+TEXT_JSON_COMMENT = "# text_json = "  # the same as a JSON string, for a text a comment line cannot hold as it is
 
 
 def read_conll(
@@ -25,7 +30,8 @@ def read_conll(
     (counting from 0) each sentence after them keeps in ``meta["document"]``. A line starting with ``#`` before a
     sentence's first token is a comment (kept in ``meta["comments"]``) unless it parses as
     a token line. Each sentence keeps its original columns in ``meta["columns"]`` and its
-    first line number in ``meta["line"]``. With ``require_tags=False`` a one-column file
+    first line number in ``meta["line"]``. A ``# text = `` (or ``# text_json = ``) comment
+    whose text the tokens are gives the sentence its text and character offsets. With ``require_tags=False`` a one-column file
     gives sentences without tags.
     """
     ncols: int | None = None
@@ -47,8 +53,9 @@ def read_conll(
             meta["document"] = document
         if comments:
             meta["comments"] = comments
+        text = comment_text(comments, tokens)
         rows, comments = [], []
-        return Sentence(tokens=tokens, tags=tags, meta=meta)
+        return Sentence(tokens=tokens, tags=tags, meta=meta, text=text[0] if text else None, offsets=text[1] if text else None)
 
     def parses(cols: list[str]) -> bool:
         if ncols is not None and len(cols) != ncols:
@@ -80,7 +87,7 @@ def read_conll(
                 document += 1
             document_has_sentences = False
             continue
-        if not rows and line.startswith("#") and not parses(cols):
+        if not rows and line.startswith("#") and (line.startswith((TEXT_COMMENT, TEXT_JSON_COMMENT)) or not parses(cols)):
             comments.append(line)
             continue
         if ncols is None:
@@ -123,3 +130,32 @@ def file_columns(sentence: Sentence, with_tags: bool = True) -> list[list[str]]:
     if sentence.tags is None or not with_tags:
         return [[t] for t in sentence.tokens]
     return [[t, g] for t, g in zip(sentence.tokens, sentence.tags)]
+
+
+def comment_text(comments: Sequence[str], tokens: Sequence[str]) -> tuple[str, list[tuple[int, int]]] | None:
+    """The text a sentence's comments give and its tokens' offsets into it, or None when there is
+    no text comment or the tokens are not that text's."""
+    for comment in reversed(comments):
+        try:
+            if comment.startswith(TEXT_JSON_COMMENT):
+                text = json.loads(comment[len(TEXT_JSON_COMMENT):])
+                if not isinstance(text, str):
+                    return None
+            elif comment.startswith(TEXT_COMMENT):
+                text = comment[len(TEXT_COMMENT):]
+            else:
+                continue
+            return text, locate(text, tokens)
+        except ValueError:
+            return None
+    return None
+
+
+def sentence_comments(sentence: Sentence) -> list[str]:
+    """The sentence's comment lines, with a text comment added when it has a text and none says it."""
+    comments = list(sentence.meta.get("comments", []))
+    text = sentence.text
+    if text is None or any(c.startswith((TEXT_COMMENT, TEXT_JSON_COMMENT)) for c in comments):
+        return comments
+    plain = text == text.strip() and not any(ord(c) < 32 or c in "\x85\u2028\u2029" for c in text)
+    return comments + [TEXT_COMMENT + text if plain else TEXT_JSON_COMMENT + json.dumps(text, ensure_ascii=False)]

@@ -1,0 +1,156 @@
+"""brat standoff: a folder of ``NAME.txt`` texts, each with ``NAME.ann`` holding its entities as
+``T`` lines (``T1<TAB>LABEL START END<TAB>TEXT``). A document is one unit, its whole text.
+
+Offsets count characters of the text exactly as stored (a CRLF is two), so texts are read and
+written without newline translation. Relations, events, attributes and notes are not entities:
+they are counted and left out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import NerError
+from ..sentence import Sentence
+from .annotations import Unit
+from .files import output_stream
+from .spans import CharSpan, ReadReport, SpanError, align
+
+
+def _read(path: Path, encoding: str) -> str:
+    try:
+        with open(path, encoding=encoding, newline="") as f:
+            return f.read().removeprefix("\ufeff")
+    except FileNotFoundError:
+        raise NerError("no such file", path=str(path)) from None
+    except UnicodeDecodeError as e:
+        raise NerError(f"not valid {encoding} text ({e.reason} at byte {e.start + 1})", path=str(path)) from None
+
+
+def _entities(ann: Path, text: str, encoding: str, report: ReadReport) -> tuple[list[CharSpan], dict[CharSpan, int]]:
+    spans, lines = [], {}
+    for lineno, line in enumerate(_read(ann, encoding).split("\n"), 1):
+        line = line.removesuffix("\r")
+        if not line.strip():
+            continue
+        if not line.startswith("T"):
+            report.skip("brat annotations other than entities ignored")
+            continue
+        try:
+            _, kind, mention = line.split("\t", 2) if line.count("\t") >= 2 else (*line.split("\t", 1), None)
+            label, _, offsets = kind.partition(" ")
+            if ";" in offsets:
+                raise ValueError(f"discontinuous entity {label} ({offsets}): this tool tags contiguous spans")
+            start, end = (int(x) for x in offsets.split())
+            if not 0 <= start < end <= len(text):
+                raise ValueError(f"entity {label} [{start}, {end}) is outside the text ({len(text)} characters)")
+            if mention is not None and mention != _mention(text[start:end]):
+                raise ValueError(f"entity text {mention[:40]!r} is not the .txt's characters [{start}, {end}) "
+                                 f"{text[start:end][:40]!r} (were the line endings changed?)")
+        except ValueError as e:
+            message = str(e) if "entity" in str(e) else f"expected 'T<n><TAB>LABEL START END<TAB>TEXT': {line[:60]!r}"
+            raise NerError(message, path=str(ann), line=lineno) from None
+        span = CharSpan(start, end, label)
+        spans.append(span)
+        lines.setdefault(span, lineno)
+    return spans, lines
+
+
+def brat_documents(source: str) -> list[Path]:
+    """The ``.ann`` files of a brat folder (its sub-folders too, by name), or the one ``.ann`` given."""
+    path = Path(source)
+    if path.is_dir():
+        return sorted(path.rglob("*.ann"))
+    return [path.with_suffix(".ann")]
+
+
+def is_brat(source: str) -> bool:
+    """A ``.ann`` file, or a folder holding ``.ann`` files."""
+    path = Path(source)
+    return path.suffix == ".ann" or (path.is_dir() and next(path.rglob("*.ann"), None) is not None)
+
+
+def read_brat(source: str, report: ReadReport, *, encoding: str = "utf-8", tokenization: str = "word",
+              require_tags: bool = True) -> Iterator[Sentence]:
+    """One sentence per document of a brat folder (or one ``.ann`` file), tokenised by ``tokenization``."""
+    del require_tags  # every brat document is labelled: an empty .ann has no entities
+    for ann in brat_documents(source):
+        txt = ann.with_suffix(".txt")
+        text = _read(txt, encoding)
+        spans, lines = _entities(ann, text, encoding, report)
+        try:
+            sentence = align(text, spans, report, tokenization=tokenization,
+                             meta={"source": str(txt), "line": 1, "name": str(ann.relative_to(source) if Path(source).is_dir()
+                                                                              else ann.name).removesuffix(".ann")})
+        except SpanError as e:
+            raise NerError(f"{e} (the second on line {lines[e.spans[1]]})", path=str(ann), line=lines[e.spans[0]]) from None
+        except ValueError as e:
+            raise NerError(str(e), path=str(ann)) from None
+        if sentence.tokens:
+            yield sentence
+        else:
+            report.skip("empty brat documents skipped")
+
+
+def _mention(text: str) -> str:
+    """An entity's text as a T line holds it: line breaks inside it become spaces."""
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def ann_lines(unit: Unit, shift: int = 0, first: int = 1) -> list[str]:
+    """The unit's entities as ``T`` lines numbered from ``first``, offsets moved by ``shift``."""
+    return [f"T{first + i}\t{s.label} {s.start + shift} {s.end + shift}\t{_mention(unit.text[s.start:s.end])}"
+            for i, s in enumerate(unit.spans or [])]
+
+
+class BratFolder:
+    """Writes units into a brat folder: ``write`` makes one document per unit (named by the unit or
+    by its number); ``open_document`` starts a document that ``add`` streams units into, one after
+    another with a line break between them, until ``close``. Each file appears whole or not at all."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise NerError("brat output is a folder, and this is a file", path=str(self.folder))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+        self.files: contextlib.ExitStack | None = None
+
+    def write(self, unit: Unit) -> None:
+        self.count += 1
+        self.open_document(unit.name or f"{self.count:06d}")
+        self.add(unit, final_newline=False)
+        self.close()
+
+    def open_document(self, name: str) -> None:
+        self.close()
+        self.files = contextlib.ExitStack()
+        path = self.folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.txt = self.files.enter_context(output_stream(path.with_name(path.name + ".txt")))
+        self.ann = self.files.enter_context(output_stream(path.with_name(path.name + ".ann")))
+        self.length, self.entities = 0, 0
+
+    def add(self, unit: Unit, final_newline: bool = True) -> None:
+        """Append the unit to the open document (and, by default, a line break after it)."""
+        self.ann.writelines(line + "\n" for line in ann_lines(unit, self.length, self.entities + 1))
+        self.txt.write(unit.text + ("\n" if final_newline else ""))
+        self.length += len(unit.text) + final_newline
+        self.entities += len(unit.spans or [])
+
+    def close(self) -> None:
+        if self.files is not None:
+            self.files.close()
+            self.files = None
+
+    def __enter__(self) -> BratFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Keep the open document when the block succeeded; discard it when it failed."""
+        if self.files is not None:
+            files, self.files = self.files, None
+            files.__exit__(*exc)
