@@ -22,7 +22,8 @@ CHECKPOINT_FILE = "state.safetensors"
 CHECKPOINT_VERSION = 1
 # Training options a checkpoint may predate, with the values that behave as before they existed
 # (with bigram_dim 0 the bigrams setting changes nothing).
-LEGACY_TRAINING = {"bigram_dim": 0, "average": 0.0}
+# Options added since a checkpoint was written, at the values that reproduce what it did.
+LEGACY_TRAINING = {"bigram_dim": 0, "average": 0.0, "input_format": "auto", "tokenize": "word", "label_map": ""}
 
 
 @dataclass

@@ -269,3 +269,19 @@ def test_lazy_training_streams_a_datasets_source_like_loading_it(hf_sources, tmp
     assert result.history[-1].loss < result.history[0].loss and result.best_dev["micro"]["f1"] > 30
     r = run("train", "--train", hf_sources["train_conll"], "--dev", hf_sources["dev_conll"], "--output", tmp_path / "x", "--lazy")
     assert r.exit_code == 1 and "--lazy reads a datasets source" in r.output
+
+
+def test_lazy_training_applies_the_label_map_like_loading(hf_sources):
+    from ner_bilstm.batching import EncodedCorpus
+    from ner_bilstm.schemes import label_set
+    from ner_bilstm.streaming import ArrowCorpus, StreamedSentences
+    from ner_bilstm.vocab import Vocabularies
+
+    options = ReaderOptions(split="train", label_map="MISC=,PER=PERSON")
+    stream = StreamedSentences(str(hf_sources["disk"]), options)
+    sentences = list(read_source(str(hf_sources["disk"]), options))
+    assert {t for s in stream for t in s.tags} == {t for s in sentences for t in s.tags} == {
+        "O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PERSON", "I-PERSON"}
+    vocab = Vocabularies.build(((s.tokens, s.tags) for s in sentences), label_set(["LOC", "ORG", "PERSON"], "bioes"))
+    lazy, eager = ArrowCorpus(stream, vocab, "bioes"), EncodedCorpus(sentences, vocab, [convert(s.tags, "bioes") for s in sentences])
+    assert torch.equal(lazy.batch(list(range(30))).tags, eager.batch(list(range(30))).tags)

@@ -63,7 +63,7 @@ def _first_record(path: str, encoding: str) -> str:
 
 def detect_format(path: str, encoding: str = "utf-8") -> str:
     """The format of a labelled source: brat for a ``.ann`` file or a folder of them, ``hf`` for a
-    datasets source; a JSON file by its first record (a Label Studio array; Prodigy ``spans``;
+    datasets source; a JSON file by its first record (a ``.json`` array: Label Studio; Prodigy ``spans``;
     doccano ``label``; else this tool's ``tokens``/``tags`` lines); anything else CoNLL."""
     if is_brat(path):
         return "brat"
@@ -72,7 +72,7 @@ def detect_format(path: str, encoding: str = "utf-8") -> str:
     if source_format(path) == "conll":
         return "conll"
     first = _first_record(path, encoding).lstrip()
-    if first.startswith("["):
+    if first.startswith("[") and path.lower().endswith(".json"):  # an array: Label Studio exports .json files
         return "label-studio"
     try:
         keys = set(loads(first))

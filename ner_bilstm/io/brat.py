@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,43 @@ def _read(path: Path, encoding: str) -> str:
         raise NerError(f"not valid {encoding} text ({e.reason} at byte {e.start + 1})", path=str(path)) from None
 
 
+_LINE_BREAK = re.compile(r"[\r\n]+")
+
+
+def _fragments(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Characters ``start:end`` of ``text`` in pieces cut at line breaks, as brat stores an entity
+    that crosses lines."""
+    pieces, pos = [], start
+    for m in _LINE_BREAK.finditer(text, start, end):
+        pieces.append((pos, m.start()))
+        pos = m.end()
+    pieces.append((pos, end))
+    return [(a, b) for a, b in pieces if a < b]
+
+
+def _entity(line: str, text: str) -> CharSpan:
+    """A ``T`` line as one span. Fragments that only whitespace separates (brat cuts an entity at
+    line breaks) join into one; others are refused, since this tool tags contiguous spans."""
+    fields = line.split("\t")
+    if len(fields) not in (2, 3) or " " not in fields[1]:
+        raise ValueError(f"expected 'T<n><TAB>LABEL START END<TAB>TEXT', found {line[:60]!r}")
+    label, _, offsets = fields[1].partition(" ")
+    try:
+        pieces = [tuple(int(x) for x in piece.split()) for piece in offsets.split(";")]
+    except ValueError:
+        raise ValueError(f"expected offsets START END[;START END...], found {offsets!r}") from None
+    if any(len(p) != 2 or not 0 <= p[0] < p[1] <= len(text) for p in pieces):
+        raise ValueError(f"entity {label} ({offsets}) is outside the text ({len(text)} characters)")
+    for (_, end), (start, _) in zip(pieces, pieces[1:]):
+        if start < end or text[end:start].strip():
+            raise ValueError(f"discontinuous entity {label} ({offsets}): this tool tags contiguous spans")
+    mention = " ".join(text[a:b] for a, b in pieces)
+    if len(fields) == 3 and fields[2] != mention:
+        raise ValueError(f"entity text {fields[2][:40]!r} is not the .txt's characters ({offsets}) {mention[:40]!r} "
+                         "(were the line endings changed?)")
+    return CharSpan(pieces[0][0], pieces[-1][1], label)
+
+
 def _entities(ann: Path, text: str, encoding: str, report: ReadReport) -> tuple[list[CharSpan], dict[CharSpan, int]]:
     spans, lines = [], {}
     for lineno, line in enumerate(_read(ann, encoding).split("\n"), 1):
@@ -37,23 +75,12 @@ def _entities(ann: Path, text: str, encoding: str, report: ReadReport) -> tuple[
         if not line.strip():
             continue
         if not line.startswith("T"):
-            report.skip("brat annotations other than entities ignored")
+            report.skip("annotations other than brat entities ignored")
             continue
         try:
-            _, kind, mention = line.split("\t", 2) if line.count("\t") >= 2 else (*line.split("\t", 1), None)
-            label, _, offsets = kind.partition(" ")
-            if ";" in offsets:
-                raise ValueError(f"discontinuous entity {label} ({offsets}): this tool tags contiguous spans")
-            start, end = (int(x) for x in offsets.split())
-            if not 0 <= start < end <= len(text):
-                raise ValueError(f"entity {label} [{start}, {end}) is outside the text ({len(text)} characters)")
-            if mention is not None and mention != _mention(text[start:end]):
-                raise ValueError(f"entity text {mention[:40]!r} is not the .txt's characters [{start}, {end}) "
-                                 f"{text[start:end][:40]!r} (were the line endings changed?)")
+            span = _entity(line, text)
         except ValueError as e:
-            message = str(e) if "entity" in str(e) else f"expected 'T<n><TAB>LABEL START END<TAB>TEXT': {line[:60]!r}"
-            raise NerError(message, path=str(ann), line=lineno) from None
-        span = CharSpan(start, end, label)
+            raise NerError(str(e), path=str(ann), line=lineno) from None
         spans.append(span)
         lines.setdefault(span, lineno)
     return spans, lines
@@ -92,18 +119,18 @@ def read_brat(source: str, report: ReadReport, *, encoding: str = "utf-8", token
         if sentence.tokens:
             yield sentence
         else:
-            report.skip("empty brat documents skipped")
-
-
-def _mention(text: str) -> str:
-    """An entity's text as a T line holds it: line breaks inside it become spaces."""
-    return text.replace("\r", " ").replace("\n", " ")
+            report.skip("documents without tokens skipped")
 
 
 def ann_lines(unit: Unit, shift: int = 0, first: int = 1) -> list[str]:
-    """The unit's entities as ``T`` lines numbered from ``first``, offsets moved by ``shift``."""
-    return [f"T{first + i}\t{s.label} {s.start + shift} {s.end + shift}\t{_mention(unit.text[s.start:s.end])}"
-            for i, s in enumerate(unit.spans or [])]
+    """The unit's entities as ``T`` lines numbered from ``first``, offsets moved by ``shift`` (an
+    entity that crosses a line break in fragments, as brat writes it)."""
+    lines = []
+    for i, s in enumerate(unit.spans or []):
+        pieces = _fragments(unit.text, s.start, s.end)
+        offsets = ";".join(f"{a + shift} {b + shift}" for a, b in pieces)
+        lines.append(f"T{first + i}\t{s.label} {offsets}\t{' '.join(unit.text[a:b] for a, b in pieces)}")
+    return lines
 
 
 class BratFolder:

@@ -78,7 +78,7 @@ def parse_task(task: Any, report: ReadReport) -> Parsed:
     if not annotations:
         return Parsed(skip="tasks without an annotation skipped")
     if len(annotations) > 1:
-        report.skip("tasks with several annotations (their first used)")
+        report.skip("tasks with several annotations, the first used")
     result = annotations[0].get("result")
     if not isinstance(result, list):
         raise ValueError('an annotation\'s "result" must be a list')

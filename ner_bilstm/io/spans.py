@@ -8,6 +8,7 @@ or nested spans are refused, since this tool tags flat entities.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,10 +43,9 @@ class SpanError(ValueError):
 @dataclass
 class ReadReport:
     """What reading a source changed or skipped, for the one-line summary a command prints:
-    units read, spans that cut tokens (and the tokens split), spans trimmed of whitespace, units
+    spans that cut tokens (and the tokens split), spans trimmed of whitespace, units
     skipped and lines ignored (by reason), and spans renamed or dropped by a label map."""
 
-    units: int = 0
     cut_spans: int = 0
     split_tokens: int = 0
     trimmed_spans: int = 0
@@ -59,12 +59,21 @@ class ReadReport:
         """One line saying what was changed or left out; None when the data was read as it is."""
         parts = []
         if self.cut_spans:
-            parts.append(f"{self.cut_spans:,} spans did not fall on token boundaries ({self.split_tokens:,} tokens split)")
+            parts.append(f"{counted(self.cut_spans, 'spans')} did not fall on token boundaries "
+                         f"({counted(self.split_tokens, 'tokens split')})")
         if self.trimmed_spans:
-            parts.append(f"{self.trimmed_spans:,} spans trimmed of surrounding whitespace")
-        parts += [f"{n:,} {reason}" for reason, n in self.skipped.items()]
-        parts += [f"{label}: {n:,} spans" for label, n in self.relabelled.items()]
+            parts.append(f"{counted(self.trimmed_spans, 'spans trimmed of surrounding whitespace')}")
+        parts += [counted(n, reason) for reason, n in self.skipped.items()]
+        parts += [f"{label}: {counted(n, 'spans')}" for label, n in self.relabelled.items()]
         return "; ".join(parts) or None
+
+
+def counted(n: int, phrase: str) -> str:
+    """``n`` and ``phrase``, whose first word (a plural) loses its s for one: "1 span", "2 spans"."""
+    if n == 1:
+        first, _, rest = phrase.partition(" ")
+        phrase = f"{first.removesuffix('s')} {rest}".rstrip()
+    return f"{n:,} {phrase}"
 
 
 def show(text: str, span: CharSpan) -> str:
@@ -136,16 +145,16 @@ def align(text: str, spans: Sequence[CharSpan], report: ReadReport, *, tokens: S
         for i, (start, end) in enumerate(offsets):
             if not (0 <= start < end <= len(text)) or (i and start < offsets[i - 1][1]) or any(c.isspace() for c in text[start:end]):
                 raise ValueError(f"token {i} [{start}, {end}) is not a piece of the text after the one before, without whitespace")
-    cuts = {b for s in spans for b in (s.start, s.end)}
+    cuts = sorted({b for s in spans for b in (s.start, s.end)})
     split: list[tuple[int, int]] = []
     cut_at: set[int] = set()
     for start, end in offsets:
-        inside = sorted(c for c in cuts if start < c < end)
+        inside = cuts[bisect.bisect_right(cuts, start) : bisect.bisect_left(cuts, end)]
         if inside:
             cut_at.update(inside)
             report.split_tokens += 1
         bounds = [start, *inside, end]
-        split += [(a, b) for a, b in zip(bounds, bounds[1:]) if text[a:b].strip()]
+        split += list(zip(bounds, bounds[1:]))
     report.cut_spans += sum(s.start in cut_at or s.end in cut_at for s in spans)
     starts = {start: i for i, (start, _) in enumerate(split)}
     ends = {end: i for i, (_, end) in enumerate(split)}
@@ -154,7 +163,6 @@ def align(text: str, spans: Sequence[CharSpan], report: ReadReport, *, tokens: S
         if span.start not in starts or span.end not in ends:
             raise ValueError(f"span {show(text, span)} does not start and end at the tokens' characters")
         token_spans.append(Span(starts[span.start], ends[span.end] + 1, span.label))
-    report.units += 1
     return Sentence(tokens=[text[a:b] for a, b in split], tags=spans_to_tags(token_spans, len(split), "iob2"), text=text,
                     offsets=split, meta=dict(meta or {}))
 
