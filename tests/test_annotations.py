@@ -123,6 +123,17 @@ def test_brat_errors_name_the_ann_lines(tmp_path):
         list(read_source(folder))
 
 
+def test_doccano_relation_export_entities(tmp_path):
+    path = tmp_path / "rel.jsonl"
+    path.write_text(json.dumps({"id": 3, "text": "Anna Berg met Li Wei.", "relations": [{"from_id": 1, "to_id": 2, "type": "met"}],
+                                "entities": [{"id": 1, "label": "PER", "start_offset": 0, "end_offset": 9},
+                                             {"id": 2, "label": "PER", "start_offset": 14, "end_offset": 20}]}) + "\n")
+    assert detect_format(str(path)) == "doccano"
+    report = ReadReport()
+    [s] = read_source(path, report=report)
+    assert spans_of(s) == [(0, 9, "PER"), (14, 20, "PER")] and report.summary() == "1 relation ignored"
+
+
 def test_label_studio_and_prodigy_skip_what_is_not_an_accepted_annotation(tmp_path):
     tasks = [
         {"id": 1, "data": {"text": "Anna Berg"}, "annotations": [{"result": [

@@ -1,4 +1,5 @@
-"""doccano JSON lines: ``{"text": ..., "label": [[start, end, "LABEL"], ...]}``, one text per line.
+"""doccano JSON lines: ``{"text": ..., "label": [[start, end, "LABEL"], ...]}``, one text per line
+(or, as a relation project exports them, ``"entities": [{"start_offset", "end_offset", "label"}]``).
 
 doccano keeps a record's other keys as metadata, so the writer adds ``tokens`` (the reader uses
 them when present): a text written here comes back with exactly its tokens.
@@ -15,7 +16,18 @@ from .files import numbered_lines
 from .jsonl import parse_object, token_list
 from .spans import CharSpan, ReadReport, locate
 
-LABEL_KEYS = ("label", "labels")  # doccano 1.x exports "label"; some versions and scripts write "labels"
+# doccano exports "label"; some versions and scripts write "labels"; relation projects "entities"
+LABEL_KEYS = ("label", "labels", "entities")
+
+
+def _span(key: str, item: Any) -> CharSpan:
+    if key == "entities":
+        if not isinstance(item, dict):
+            raise ValueError(f'each "entities" item must be {{"start_offset", "end_offset", "label"}}, not {item!r}')
+        return CharSpan(whole(item.get("start_offset"), "start_offset"), whole(item.get("end_offset"), "end_offset"), item.get("label"))
+    if not isinstance(item, list) or len(item) != 3:
+        raise ValueError(f'each "{key}" item must be [start, end, label], not {item!r}')
+    return CharSpan(whole(item[0], "a start"), whole(item[1], "an end"), item[2])
 
 
 def parse_doccano(line: str, report: ReadReport) -> Parsed:
@@ -24,16 +36,13 @@ def parse_doccano(line: str, report: ReadReport) -> Parsed:
     key = next((k for k in LABEL_KEYS if k in obj), None)
     spans = None
     if key is not None:
-        items = obj[key]
-        if not isinstance(items, list):
-            raise ValueError(f'"{key}" must be a list of [start, end, label]')
-        spans = []
-        for item in items:
-            if not isinstance(item, list) or len(item) != 3:
-                raise ValueError(f'each "{key}" item must be [start, end, label], not {item!r}')
-            spans.append(CharSpan(whole(item[0], "a start"), whole(item[1], "an end"), item[2]))
+        if not isinstance(obj[key], list):
+            raise ValueError(f'"{key}" must be a list')
+        spans = [_span(key, item) for item in obj[key]]
     tokens = locate(text, token_list(obj)) if "tokens" in obj else None
-    fields = {k: v for k, v in obj.items() if k not in ("text", "tokens", *LABEL_KEYS)}
+    fields = {k: v for k, v in obj.items() if k not in ("text", "tokens", "relations", *LABEL_KEYS)}
+    if obj.get("relations"):
+        report.skip("relations ignored", len(obj["relations"]) if isinstance(obj["relations"], list) else 1)
     return Parsed(text, spans, tokens, fields)
 
 
