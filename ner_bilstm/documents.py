@@ -14,7 +14,7 @@ from typing import Any
 from .inference import Prediction, Predictor
 from .io.annotations import Unit
 from .io.conll import conll_lines, file_columns
-from .io.spans import CharSpan, unit_text
+from .io.spans import CharSpan, locate, unit_text
 from .io.strict_json import dumps
 from .io.text import split_sentences
 from .sentence import Sentence
@@ -149,12 +149,23 @@ def display_spans(doc: Document) -> tuple[str, list[tuple[int, int, str]]]:
 def document_unit(doc: Document) -> Unit:
     """The tagged document as an annotation-format unit: its text (tokens joined by spaces when it
     has none), token offsets, entities as scored character spans, and its JSON line's keys."""
+    given = (doc.fields or {}).get("text")
     if doc.text is not None:
         text, offsets = doc.text, [o for s in doc.sentences for o in (s.offsets or [])]
+    elif isinstance(given, str) and _tokens_of(given, doc.tokens):  # a JSON line with tokens and their text
+        text, offsets = given, locate(given, doc.tokens)
     else:
         text, offsets = unit_text(Sentence(tokens=doc.tokens))
     spans = [CharSpan(offsets[e.token_start][0], offsets[e.token_end - 1][1], e.label, e.score) for e in doc.entities]
     return Unit(text, offsets, spans, doc.fields)
+
+
+def _tokens_of(text: str, tokens: list[str]) -> bool:
+    try:
+        locate(text, tokens)
+    except ValueError:
+        return False
+    return True
 
 
 def document_conll_lines(doc: Document) -> Iterator[str]:

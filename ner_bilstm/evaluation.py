@@ -94,14 +94,17 @@ def evaluate_model(
 ) -> dict:
     """Tag the labelled ``source`` (read with ``reader``) with a loaded model and score it; optionally
     write ``token gold predicted`` CoNLL lines (predictions in the data's scheme) to ``predictions_path``.
-    Entity types are renamed or dropped as the model's training data were (its label map), unless
-    ``reader`` has a label map of its own; ``report`` counts what reading changed."""
+    Entity types are renamed or dropped, and annotation-tool texts tokenised, as the model's training
+    data were (its label map and tokenisation), where ``reader`` leaves them at their defaults;
+    ``report`` counts what reading changed."""
     from .inference import Predictor
 
     reader = reader or ReaderOptions()
-    trained_map = loaded.record.training.get("label_map", "")
-    if trained_map and not reader.label_map:
-        reader = dataclasses.replace(reader, label_map=trained_map)
+    trained = loaded.record.training
+    if not reader.label_map and trained.get("label_map"):
+        reader = dataclasses.replace(reader, label_map=trained["label_map"])
+    if reader.tokenize == ReaderOptions.tokenize and trained.get("tokenize", ReaderOptions.tokenize) != ReaderOptions.tokenize:
+        reader = dataclasses.replace(reader, tokenize=trained["tokenize"])
     sentences = list(read_source(source, reader, report=report))
     if not sentences:
         raise NerError("no sentences to evaluate", path=source)

@@ -146,7 +146,8 @@ def test_label_studio_and_prodigy_skip_what_is_not_an_accepted_annotation(tmp_pa
     path.write_text(json.dumps(tasks, indent=1))
     report = ReadReport()
     assert [s.tags for s in read_source(path, report=report)] == [["B-PER", "I-PER"]]
-    assert report.skipped == {"results other than labels ignored": 1, "tasks without an annotation skipped": 2}
+    assert report.skipped == {"results other than labels ignored": 1, "records without an annotation skipped": 2}
+    assert [s.tags for s in read_source(path, require_tags=False)] == [["B-PER", "I-PER"], None, None]  # convert keeps them
     tasks[0]["annotations"][0]["result"][0]["value"]["labels"] = ["PER", "ORG"]
     path.write_text(json.dumps(tasks, indent=1))
     with pytest.raises(NerError, match=r"ls.json:2: a labels result must have one label"):
@@ -159,6 +160,57 @@ def test_label_studio_and_prodigy_skip_what_is_not_an_accepted_annotation(tmp_pa
     report = ReadReport()
     assert [s.tags for s in read_source(prodigy, report=report)] == [["B-PER", "I-PER"], ["B-PER", "I-PER"]]
     assert report.skipped == {"answers other than accept skipped": 1}
+
+
+def test_hostile_annotation_files_give_one_line_errors(tmp_path):
+    cases = {
+        "ls.json": ('[{"data": {"text": "a"}, "annotations": 5}]', r"ls.json:1: \"annotations\" must be a list"),
+        "deep.json": ("[" * 100_000, r"deep.json:1: nested"),
+        "sur.json": ('[\n{"data": {"text": "Hi \\ud800"}}]', r"sur.json:2: .*surrogate"),
+        "big.jsonl": ('{"text": "ab", "label": [[0, 1%s, "X"]]}' % ("0" * 5000), r"big.jsonl:1: an end must be an integer offset, not 100"),
+        "gap.jsonl": ('{"text": "Hello, world", "tokens": [{"text": "Hello", "start": 0, "end": 5}, '
+                      '{"text": "world", "start": 7, "end": 12}], "spans": []}', r"gap.jsonl:1: the tokens leave out ','"),
+        "old.json": ('[{"data": {"text": "😀 Anna Berg"}, "annotations": [{"result": [{"type": "labels", '
+                     '"value": {"start": 3, "end": 7, "text": "Anna", "labels": ["PER"]}}]}]}]', r"old.json:1: value.text 'Anna' .*UTF-16"),
+    }
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_text(content, encoding="utf-8")
+        with pytest.raises(NerError, match=message):
+            list(read_source(tmp_path / name, input_format="prodigy" if name == "gap.jsonl" else "auto"))
+    (tmp_path / "zero.jsonl").write_text('{"text": "ab", "label": [[-0, 1, "X"]]}\n')
+    assert [s.tags for s in read_source(tmp_path / "zero.jsonl")] == [["B-X", "O"]]
+    deep = tmp_path / "deep.conll"
+    deep.write_text("# text_json = " + "[" * 100_000 + "\nx O\n")
+    assert [s.text for s in read_source(deep)] == [None]
+
+
+def test_brat_trimmed_overlaps_tabs_and_byte_order_marks(tmp_path):
+    folder = tmp_path / "b"
+    folder.mkdir()
+    (folder / "d.txt").write_text("New York City")
+    (folder / "d.ann").write_text("T1\tLOC 0 8\tNew York\nT2\tLOC 3 13\t York City\n")
+    with pytest.raises(NerError, match=r"d.ann:1: overlapping spans \[0, 8\) LOC 'New York' and \[4, 13\).*second on line 2"):
+        list(read_source(folder))
+    (folder / "d.ann").write_text("T1\tO 0 3\tNew\n")
+    with pytest.raises(NerError, match=r"d.ann:1: span label"):
+        list(read_source(folder))
+    out = tmp_path / "out"
+    convert_sentences(read_source(native("doccano", tmp_path / "t.jsonl", [("New\tYork is big", [(0, 8, "LOC")])])), out, to_format="brat")
+    assert [spans_of(s) for s in read_source(out)] == [[(0, 8, "LOC")]]
+    (folder / "d.txt").write_text("\ufeffHi Bob", encoding="utf-8")
+    (folder / "d.ann").write_text("T1\tPER 4 7\tBob\n")  # brat counts the mark as a character
+    assert [spans_of(s) for s in read_source(folder)] == [[(4, 7, "PER")]]
+
+
+@pytest.mark.parametrize("fmt", ANNOTATION_FORMATS)
+def test_unlabelled_texts_round_trip_unlabelled(fmt, tmp_path):
+    source = tmp_path / "plain.conll"
+    source.write_text("# text = Hi, Bob\nHi\n,\nBob\n\n")
+    there = tmp_path / ("out" if fmt == "brat" else "out.json")
+    convert_sentences(read_source(source, require_tags=False), there, to_format=fmt)
+    [back] = read_source(there, require_tags=False)
+    assert (back.text, back.tokens) == ("Hi, Bob", ["Hi", ",", "Bob"])
+    assert back.tags is None or fmt == "brat"  # a brat document is always labelled: an empty .ann has no entities
 
 
 def test_conll_text_comments_give_text_and_offsets(tmp_path):
@@ -332,3 +384,8 @@ def test_train_from_doccano_and_brat_then_predict_doccano_back_through_convert(t
     ls = run("predict", "--model", model, text, "--output-format", "label-studio")
     tasks = json.loads(ls.stdout)
     assert len(tasks) == 3 and all("predictions" in t for t in tasks)
+    line = json.dumps({"id": 4, "text": "Hi, Maria Lopez!", "tokens": ["Hi", ",", "Maria", "Lopez", "!"]})
+    again = run("predict", "--model", model, "--output-format", "doccano", input=line + "\n")
+    record = json.loads(again.stdout)
+    assert record["text"] == "Hi, Maria Lopez!" and record["id"] == 4  # the text of a token line is kept, not re-joined
+    assert all(record["text"][a:b] in ("Maria", "Lopez", "Maria Lopez") for a, b, _ in record["label"])

@@ -63,8 +63,9 @@ def _first_record(path: str, encoding: str) -> str:
 
 def detect_format(path: str, encoding: str = "utf-8") -> str:
     """The format of a labelled source: brat for a ``.ann`` file or a folder of them, ``hf`` for a
-    datasets source; a JSON file by its first record (a ``.json`` array: Label Studio; Prodigy ``spans``;
-    doccano ``label``; else this tool's ``tokens``/``tags`` lines); anything else CoNLL."""
+    datasets source; a JSON file by its first record (a ``.json`` array: Label Studio; Prodigy
+    ``spans`` or token objects; doccano ``label`` or a ``text`` without ``tags``; else this tool's
+    ``tokens``/``tags`` lines); anything else CoNLL."""
     if is_brat(path):
         return "brat"
     if is_hf_source(path):
@@ -75,14 +76,17 @@ def detect_format(path: str, encoding: str = "utf-8") -> str:
     if first.startswith("[") and path.lower().endswith(".json"):  # an array: Label Studio exports .json files
         return "label-studio"
     try:
-        keys = set(loads(first))
-    except (ValueError, TypeError):
+        record = loads(first, exact_numbers=True)
+    except ValueError:
+        return "jsonl"  # whichever reader takes it names the fault
+    if not isinstance(record, dict):
         return "jsonl"
-    if "spans" in keys:
+    tokens = record.get("tokens")
+    if "spans" in record or (isinstance(tokens, list) and tokens and isinstance(tokens[0], dict)):
         return "prodigy"
-    if keys & set(LABEL_KEYS) or ("text" in keys and "tokens" not in keys):
+    if record.keys() & set(LABEL_KEYS) or ("text" in record and not record.keys() & {"tags", "ner_tags"}):
         return "doccano"
-    if "data" in keys:
+    if "data" in record:
         return "label-studio"
     return "jsonl"
 

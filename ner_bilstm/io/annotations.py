@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 from ..errors import NerError
 from ..sentence import Sentence
 from .spans import CharSpan, ReadReport, align, char_spans, unit_text
+from .strict_json import JsonNumber
 
 
 @dataclass
@@ -56,17 +57,22 @@ def string_field(obj: dict[str, Any], key: str, where: str = "") -> str:
 
 
 def whole(value: Any, name: str) -> int:
-    """``value`` checked to be an integer offset."""
+    """``value`` checked to be an integer offset (JSON's ``-0`` is 0)."""
+    if isinstance(value, JsonNumber):
+        if value.text == "-0":
+            return 0
+        shown = value.text if len(value.text) <= 20 else value.text[:20] + "..."
+        raise ValueError(f"{name} must be an integer offset, not {shown}")
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer, not {value!r}")
+        raise ValueError(f"{name} must be an integer offset, not {str(value)[:40]!r}")
     return value
 
 
 def records_to_sentences(records: Iterable[tuple[int, Any]], parse: Callable[[Any, ReadReport], Parsed], path: str, report: ReadReport,
                          tokenization: str, require_tags: bool) -> Iterator[Sentence]:
     """Sentences from (line, record) pairs: each record ``parse``d, its spans aligned to tokens.
-    A record with no tokens or one the format marks as not to be used is skipped and counted; a
-    bad one raises NerError with its line."""
+    A record with no tokens, one the format marks as not to be used, and (``require_tags``) one
+    without an annotation are skipped and counted; a bad one raises NerError with its line."""
     for line, record in records:
         try:
             parsed = parse(record, report)
@@ -74,7 +80,8 @@ def records_to_sentences(records: Iterable[tuple[int, Any]], parse: Callable[[An
                 report.skip(parsed.skip)
                 continue
             if parsed.spans is None and require_tags:
-                raise ValueError("the record has no annotation")
+                report.skip("records without an annotation skipped")
+                continue
             meta = {"source": path, "line": line, **({"fields": parsed.fields} if parsed.fields else {})}
             sentence = align(parsed.text, parsed.spans or [], report, tokens=parsed.tokens, tokenization=tokenization, meta=meta)
         except ValueError as e:

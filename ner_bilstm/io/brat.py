@@ -24,7 +24,7 @@ from .spans import CharSpan, ReadReport, SpanError, align
 def _read(path: Path, encoding: str) -> str:
     try:
         with open(path, encoding=encoding, newline="") as f:
-            return f.read().removeprefix("\ufeff")
+            return f.read()  # a byte-order mark stays: brat counts it as the text's first character
     except FileNotFoundError:
         raise NerError("no such file", path=str(path)) from None
     except UnicodeDecodeError as e:
@@ -48,8 +48,8 @@ def _fragments(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def _entity(line: str, text: str) -> CharSpan:
     """A ``T`` line as one span. Fragments that only whitespace separates (brat cuts an entity at
     line breaks) join into one; others are refused, since this tool tags contiguous spans."""
-    fields = line.split("\t")
-    if len(fields) not in (2, 3) or " " not in fields[1]:
+    fields = line.split("\t", 2)  # the entity's text may hold a tab
+    if len(fields) < 2 or " " not in fields[1]:
         raise ValueError(f"expected 'T<n><TAB>LABEL START END<TAB>TEXT', found {line[:60]!r}")
     label, _, offsets = fields[1].partition(" ")
     try:
@@ -68,8 +68,9 @@ def _entity(line: str, text: str) -> CharSpan:
     return CharSpan(pieces[0][0], pieces[-1][1], label)
 
 
-def _entities(ann: Path, text: str, encoding: str, report: ReadReport) -> tuple[list[CharSpan], dict[CharSpan, int]]:
-    spans, lines = [], {}
+def _entities(ann: Path, text: str, encoding: str, report: ReadReport) -> tuple[list[CharSpan], list[int]]:
+    """The ``.ann`` file's entities and the line of each."""
+    spans, lines = [], []
     for lineno, line in enumerate(_read(ann, encoding).split("\n"), 1):
         line = line.removesuffix("\r")
         if not line.strip():
@@ -82,7 +83,7 @@ def _entities(ann: Path, text: str, encoding: str, report: ReadReport) -> tuple[
         except ValueError as e:
             raise NerError(str(e), path=str(ann), line=lineno) from None
         spans.append(span)
-        lines.setdefault(span, lineno)
+        lines.append(lineno)
     return spans, lines
 
 
@@ -113,7 +114,9 @@ def read_brat(source: str, report: ReadReport, *, encoding: str = "utf-8", token
                              meta={"source": str(txt), "line": 1, "name": str(ann.relative_to(source) if Path(source).is_dir()
                                                                               else ann.name).removesuffix(".ann")})
         except SpanError as e:
-            raise NerError(f"{e} (the second on line {lines[e.spans[1]]})", path=str(ann), line=lines[e.spans[0]]) from None
+            first, *other = (lines[i] for i in e.indexes)
+            more = f" (the second on line {other[0]})" if other else ""
+            raise NerError(f"{e}{more}", path=str(ann), line=first) from None
         except ValueError as e:
             raise NerError(str(e), path=str(ann)) from None
         if sentence.tokens:

@@ -10,6 +10,7 @@ from ..schemes import check_tag
 from ..sentence import Sentence
 from .files import numbered_lines
 from .spans import locate
+from .strict_json import loads
 
 TEXT_COMMENT = "# text = "  # CoNLL-U's comment for a sentence's text
 TEXT_JSON_COMMENT = "# text_json = "  # the same as a JSON string, for a text a comment line cannot hold as it is
@@ -138,7 +139,7 @@ def comment_text(comments: Sequence[str], tokens: Sequence[str]) -> tuple[str, l
     for comment in reversed(comments):
         try:
             if comment.startswith(TEXT_JSON_COMMENT):
-                text = json.loads(comment[len(TEXT_JSON_COMMENT):])
+                text = loads(comment[len(TEXT_JSON_COMMENT):])
                 if not isinstance(text, str):
                     return None
             elif comment.startswith(TEXT_COMMENT):

@@ -1,7 +1,8 @@
 """Label Studio's JSON export: an array of tasks, each ``{"id", "data": {"text": ...},
 "annotations": [{"result": [{"type": "labels", "value": {"start", "end", "labels": [...]}}]}]}``.
 
-The reader takes each task's first annotation that was not cancelled; the writer streams the
+The reader takes each task's first annotation that was not cancelled (none: the task is
+unlabelled); the writer streams the
 array, with ``annotations`` for labelled data and ``predictions`` (scores included) for a model's
 output, which Label Studio imports as pre-annotations.
 """
@@ -17,16 +18,13 @@ from ..sentence import Sentence
 from .annotations import Parsed, Unit, records_to_sentences, whole
 from .files import numbered_lines
 from .spans import CharSpan, ReadReport, locate
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+from .strict_json import loads
 
 
 def _tasks(path: str, encoding: str) -> Iterator[tuple[int, Any]]:
     """(line, task) for each element of the file's JSON array (or its one task object)."""
     text = "\n".join(line for _, line in numbered_lines(path, encoding))
-    decoder = json.JSONDecoder(parse_constant=_refuse_constant)
+    decoder = json.JSONDecoder()  # finds where each task ends; strict_json then parses it
     pos = len(text) - len(text.lstrip())
 
     def line_at(i: int) -> int:
@@ -34,8 +32,8 @@ def _tasks(path: str, encoding: str) -> Iterator[tuple[int, Any]]:
 
     try:
         if text[pos:pos + 1] == "{":
-            task, end = decoder.raw_decode(text, pos)
-            yield line_at(pos), task
+            end = decoder.raw_decode(text, pos)[1]
+            yield line_at(pos), loads(text[pos:end], exact_numbers=True)
             pos = end
         elif text[pos:pos + 1] == "[":
             pos += 1
@@ -44,8 +42,8 @@ def _tasks(path: str, encoding: str) -> Iterator[tuple[int, Any]]:
                 if text[pos:pos + 1] == "]":
                     pos += 1
                     break
-                task, end = decoder.raw_decode(text, pos)
-                yield line_at(pos), task
+                end = decoder.raw_decode(text, pos)[1]
+                yield line_at(pos), loads(text[pos:end], exact_numbers=True)
                 pos = end + len(text[end:]) - len(text[end:].lstrip())
                 if text[pos:pos + 1] == ",":
                     pos += 1
@@ -55,6 +53,8 @@ def _tasks(path: str, encoding: str) -> Iterator[tuple[int, Any]]:
             raise NerError("expected a JSON array of Label Studio tasks", path=path, line=line_at(pos))
     except json.JSONDecodeError as e:
         raise NerError(f"not valid JSON: {e.msg} (column {e.colno})", path=path, line=e.lineno) from None
+    except RecursionError:
+        raise NerError("nested too deeply", path=path, line=line_at(pos)) from None
     except ValueError as e:
         raise NerError(str(e), path=path, line=line_at(pos)) from None
     if text[pos:].strip():
@@ -74,9 +74,17 @@ def parse_task(task: Any, report: ReadReport) -> Parsed:
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
         raise ValueError('expected a task object with a "data" object')
     text = _text(task["data"])
-    annotations = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
+    annotations = task.get("annotations") or []
+    if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+        raise ValueError('"annotations" must be a list of objects')
+    annotations = [a for a in annotations if not a.get("was_cancelled")]
+    tokens = task["data"].get("tokens")
+    if tokens is not None and (not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens)):
+        raise ValueError('data.tokens must be a list of strings')
+    fields = {k: task[k] for k in ("id", "meta") if k in task}
+    offsets = locate(text, tokens) if tokens is not None else None
     if not annotations:
-        return Parsed(skip="tasks without an annotation skipped")
+        return Parsed(text, None, offsets, fields)
     if len(annotations) > 1:
         report.skip("tasks with several annotations, the first used")
     result = annotations[0].get("result")
@@ -91,17 +99,19 @@ def parse_task(task: Any, report: ReadReport) -> Parsed:
         labels = value.get("labels") if isinstance(value, dict) else None
         if not isinstance(labels, list) or len(labels) != 1:
             raise ValueError(f"a labels result must have one label in value.labels, not {labels!r}")
-        spans.append(CharSpan(whole(value.get("start"), "value.start"), whole(value.get("end"), "value.end"), labels[0]))
-    tokens = task["data"].get("tokens")
-    if tokens is not None and (not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens)):
-        raise ValueError('data.tokens must be a list of strings')
-    fields = {k: task[k] for k in ("id", "meta") if k in task}
-    return Parsed(text, spans, locate(text, tokens) if tokens is not None else None, fields)
+        span = CharSpan(whole(value.get("start"), "value.start"), whole(value.get("end"), "value.end"), labels[0])
+        mention = value.get("text")
+        if isinstance(mention, str) and 0 <= span.start < span.end <= len(text) and mention != text[span.start : span.end]:
+            raise ValueError(f"value.text {mention[:40]!r} is not the text's characters [{span.start}, {span.end}) "
+                             f"{text[span.start:span.end][:40]!r} (offsets counted in UTF-16 units, as old Label Studio versions did?)")
+        spans.append(span)
+    return Parsed(text, spans, offsets, fields)
 
 
 def read_labelstudio(path: str, report: ReadReport, *, encoding: str = "utf-8", tokenization: str = "word",
                      require_tags: bool = True) -> Iterator[Sentence]:
-    """Sentences from a Label Studio JSON export; tasks without an annotation are skipped (and counted)."""
+    """Sentences from a Label Studio JSON export; a task without an annotation is unlabelled (skipped,
+    and counted, where labels are required)."""
     return records_to_sentences(_tasks(path, encoding), parse_task, path, report, tokenization, require_tags)
 
 

@@ -33,11 +33,12 @@ class CharSpan(NamedTuple):
 
 
 class SpanError(ValueError):
-    """Two spans that overlap or nest; ``spans`` holds both, so a reader can name their lines."""
+    """A span that cannot be used, or two that overlap or nest: ``indexes`` are their positions in
+    the list given, so a reader can name their lines."""
 
-    def __init__(self, message: str, spans: tuple[CharSpan, CharSpan]):
+    def __init__(self, message: str, indexes: tuple[int, ...]):
         super().__init__(message)
-        self.spans = spans
+        self.indexes = indexes
 
 
 @dataclass
@@ -105,31 +106,39 @@ def locate(text: str, tokens: Sequence[str]) -> list[tuple[int, int]]:
     return offsets
 
 
+def _check(text: str, span: CharSpan, report: ReadReport) -> CharSpan:
+    """The span inside the text and trimmed of whitespace; ValueError when it is not usable."""
+    if not (isinstance(span.start, int) and isinstance(span.end, int)) or isinstance(span.start, bool):
+        raise ValueError(f"span offsets must be integers: {span.start!r}, {span.end!r}")
+    if not isinstance(span.label, str) or not span.label or any(c.isspace() for c in span.label) or span.label == "O":
+        raise ValueError(f"span label must be a non-empty string without whitespace (not 'O'): {span.label!r}")
+    if not 0 <= span.start < span.end <= len(text):
+        raise ValueError(f"span [{span.start}, {span.end}) {span.label} is outside the text ({len(text)} characters)")
+    piece = text[span.start : span.end]
+    stripped = piece.strip()
+    if not stripped:
+        raise ValueError(f"span {show(text, span)} covers only whitespace")
+    if stripped != piece:
+        report.trimmed_spans += 1
+        start = span.start + (len(piece) - len(piece.lstrip()))
+        span = span._replace(start=start, end=start + len(stripped))
+    return span
+
+
 def _checked(text: str, spans: Sequence[CharSpan], report: ReadReport) -> list[CharSpan]:
-    """Spans inside the text, trimmed of whitespace, sorted; ValueError for a bad or overlapping span."""
+    """Spans inside the text, trimmed of whitespace, sorted; SpanError for a bad or overlapping span."""
     out = []
-    for span in spans:
-        if not (isinstance(span.start, int) and isinstance(span.end, int)) or isinstance(span.start, bool):
-            raise ValueError(f"span offsets must be integers: {span.start!r}, {span.end!r}")
-        if not isinstance(span.label, str) or not span.label or any(c.isspace() for c in span.label) or span.label == "O":
-            raise ValueError(f"span label must be a non-empty string without whitespace (not 'O'): {span.label!r}")
-        if not 0 <= span.start < span.end <= len(text):
-            raise ValueError(f"span [{span.start}, {span.end}) {span.label} is outside the text ({len(text)} characters)")
-        piece = text[span.start : span.end]
-        stripped = piece.strip()
-        if not stripped:
-            raise ValueError(f"span {show(text, span)} covers only whitespace")
-        if stripped != piece:
-            report.trimmed_spans += 1
-            start = span.start + (len(piece) - len(piece.lstrip()))
-            span = span._replace(start=start, end=start + len(stripped))
-        out.append(span)
+    for i, span in enumerate(spans):
+        try:
+            out.append((_check(text, span, report), i))
+        except ValueError as e:
+            raise SpanError(str(e), (i,)) from None
     out.sort()
-    for a, b in zip(out, out[1:]):
+    for (a, i), (b, j) in zip(out, out[1:]):
         if b.start < a.end:
             kind = "nested" if b.end <= a.end else "overlapping"
-            raise SpanError(f"{kind} spans {show(text, a)} and {show(text, b)}: this tool tags flat entities", (a, b))
-    return out
+            raise SpanError(f"{kind} spans {show(text, a)} and {show(text, b)}: this tool tags flat entities", (i, j))
+    return [span for span, _ in out]
 
 
 def align(text: str, spans: Sequence[CharSpan], report: ReadReport, *, tokens: Sequence[tuple[int, int]] | None = None,
@@ -145,6 +154,10 @@ def align(text: str, spans: Sequence[CharSpan], report: ReadReport, *, tokens: S
         for i, (start, end) in enumerate(offsets):
             if not (0 <= start < end <= len(text)) or (i and start < offsets[i - 1][1]) or any(c.isspace() for c in text[start:end]):
                 raise ValueError(f"token {i} [{start}, {end}) is not a piece of the text after the one before, without whitespace")
+        bounds = [0, *(b for o in offsets for b in o), len(text)]
+        for gap_start, gap_end in zip(bounds[::2], bounds[1::2]):
+            if text[gap_start:gap_end].strip():
+                raise ValueError(f"the tokens leave out {text[gap_start:gap_end].strip()[:20]!r} at character {gap_start}")
     cuts = sorted({b for s in spans for b in (s.start, s.end)})
     split: list[tuple[int, int]] = []
     cut_at: set[int] = set()
