@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from ner_bilstm.errors import NerError
 from ner_bilstm.events import EpochEnded, Event, SeedStarted
 from ner_bilstm.seeds import SUMMARY, Spread, parse_seeds, train_seeds
 
-from .common import machine
+from .common import machine, write_readme_block
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "bench"
@@ -164,14 +163,6 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_readme(table: str) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    pattern = re.compile(r"(<!-- bench:accuracy -->\n).*?(<!-- /bench:accuracy -->)", re.S)
-    if pattern.search(text):
-        readme.write_text(pattern.sub(lambda m: m.group(1) + table + m.group(2), text), encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", choices=sorted(ALL), help="train only these rows")
@@ -199,7 +190,7 @@ def main() -> int:
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
     RESULTS.with_suffix(".md").write_text(table)
-    write_readme(table)
+    write_readme_block("accuracy", table)
     print(table)
     return 0
 

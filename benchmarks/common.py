@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -38,3 +40,12 @@ def machine() -> dict[str, object]:
         pass
     return {"cpu": model, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "python": platform.python_version()}
+
+
+def write_readme_block(name: str, text: str) -> None:
+    """Replace the README's text between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``."""
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    content = readme.read_text(encoding="utf-8")
+    pattern = re.compile(rf"(<!-- bench:{name} -->\n).*?(<!-- /bench:{name} -->)", re.S)
+    if pattern.search(content):
+        readme.write_text(pattern.sub(lambda m: m.group(1) + text + m.group(2), content), encoding="utf-8")

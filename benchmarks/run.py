@@ -1,6 +1,8 @@
-"""`make bench`'s speed half: the CRF layer against pytorch-crf, training and inference against flair.
+"""`make bench`'s speed half: the CRF layer against pytorch-crf, training and inference against flair,
+data-parallel training, and int8 inference.
 
-Writes benchmarks/results.json and benchmarks/results.md. Data: ../shared/data/conll2003 (or --data DIR).
+Writes benchmarks/results.json, benchmarks/results.md and the README's speed table (between the
+bench:speed markers). Data: ../shared/data/conll2003 (or --data DIR).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from . import crf_layer, speed
-from .common import machine
+from . import crf_layer, distributed, quantized, speed
+from .common import machine, write_readme_block
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,6 +41,21 @@ def markdown(results: dict) -> str:
                  f"flair end to end {r['flair_end_to_end']:,.0f} | **{i['predict_speedup_vs_flair']:.1f}×** |")
     lines.append(f"| `predict` end to end vs flair's predict in-process (model loaded) | {r['predict_cli']:,.0f} | "
                  f"{r['flair_in_process']:,.0f} | {i['predict_speedup_vs_flair_in_process']:.1f}× |")
+    q = results["quantized"]
+    lines.append(f"| `predict --quantize` (int8), model alone (batch 256), tokens/s | {q['tokens_per_second']['int8']:,.0f} | "
+                 f"float32 {q['tokens_per_second']['float32']:,.0f} | **{q['speedup']:.2f}×** |")
+    lines.append(f"| int8 CoNLL-2003 test F1 | {q['test_f1']['int8']:.2f} | float32 {q['test_f1']['float32']:.2f} | "
+                 f"{q['f1_difference']:+.2f} |")
+    d = results["distributed"]
+    one, two, threads2 = d["throughput"]
+    lines.append(f"| DDP training, 2 processes × 1 thread, sentences/s per epoch (dev scoring included) | "
+                 f"{two['sentences_per_second']:,.0f} | 1 process × 1 thread {one['sentences_per_second']:,.0f} | "
+                 f"**{d['two_processes_vs_one']:.2f}×** |")
+    lines.append(f"| DDP 2 × 1 against 1 process × 2 threads | {two['sentences_per_second']:,.0f} | "
+                 f"{threads2['sentences_per_second']:,.0f} | {d['two_processes_vs_two_threads']:.2f}× |")
+    c = d["communication"]
+    lines.append(f"| DDP floats exchanged per step and process | {c['now_floats_per_step']:,} | every gradient dense "
+                 f"{c['before_floats_per_step']:,} | {c['now_floats_per_step'] / c['before_floats_per_step']:.0%} |")
     m = results["machine"]
     lines.append("")
     lines.append(f"{m['cpu']}, {m['cores']} cores, {m['torch_threads']} torch threads, torch {m['torch']}, "
@@ -54,11 +71,13 @@ def main() -> int:
         print(f"CoNLL-2003 not found in {args.data}; pass --data DIR", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    results = {"date": date.today().isoformat(), "machine": machine(), "crf": crf_layer.run(), "speed": speed.run(args.data)}
+    results = {"date": date.today().isoformat(), "machine": machine(), "crf": crf_layer.run(), "speed": speed.run(args.data),
+               "quantized": quantized.run(args.data), "distributed": distributed.measure(args.data)}
     results["seconds"] = round(time.perf_counter() - started, 1)
     (ROOT / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
     (ROOT / "benchmarks" / "results.md").write_text(table)
+    write_readme_block("speed", table)
     print(table)
     return 0
 

@@ -88,6 +88,8 @@ def predict(
     batch_size: int = typer.Option(256, help="Sentences per batch."),
     threads: int = typer.Option(0, help="CPU threads for torch (0 = its default)."),
     device: options.DEVICE_CHOICE = options.DEVICE,
+    quantize: bool = typer.Option(False, "--quantize", help="Run the LSTM and linear layers in int8 (dynamic quantisation; CPU only, "
+                                  "the CRF stays float32)."),
     split: str | None = options.SPLIT,
     tokens_field: str = options.TOKENS_FIELD,
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
@@ -114,7 +116,9 @@ def predict(
 
     if threads:
         torch.set_num_threads(threads)
-    loaded = load_model(model, device=device.value)
+    if quantize and device.value == "cuda":
+        raise typer.BadParameter("a quantised model runs on the CPU", param_hint="--quantize")
+    loaded = load_model(model, device="cpu" if quantize else device.value, quantize=quantize)
     predictor = Predictor(loaded, batch_size, nbest=nbest, min_score=min_score)
     styles = label_styles(entity_types(loaded.vocab.labels.itos))
     reader = options.reader(encoding=encoding, split=split, tokens_field=tokens_field)

@@ -84,10 +84,13 @@ class Tagger:
             yield from chunk
 
 
-def load(path: str | Path, device: str = "auto", *, batch_size: int = 256, nbest: int = 0, min_score: float = 0.0) -> Tagger:
+def load(path: str | Path, device: str = "auto", *, batch_size: int = 256, nbest: int = 0, min_score: float = 0.0,
+         quantize: bool = False) -> Tagger:
     """The model directory ``path`` as a ``Tagger`` on ``device`` (auto: CUDA when there is a GPU);
-    ``nbest`` and ``min_score`` as `predict`'s options."""
-    return Tagger(load_model(path, device=device), batch_size=batch_size, nbest=nbest, min_score=min_score)
+    ``nbest``, ``min_score`` and ``quantize`` (int8 on the CPU) as `predict`'s options."""
+    if quantize and device == "auto":
+        device = "cpu"
+    return Tagger(load_model(path, device=device, quantize=quantize), batch_size=batch_size, nbest=nbest, min_score=min_score)
 
 
 def train(

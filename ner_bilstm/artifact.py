@@ -67,10 +67,11 @@ def save_model(directory: Path, model: TaggerNetwork, vocab: Vocabularies, recor
     write_bytes(directory / WEIGHTS, save(state, metadata={"format": "pt"}))
 
 
-def load_model(directory: str | Path, device: str = "cpu") -> LoadedModel:
+def load_model(directory: str | Path, device: str = "cpu", quantize: bool = False) -> LoadedModel:
     """Load a model directory onto ``device`` (cpu, cuda, cuda:1, or auto: CUDA when there is a GPU),
     checking every file before anything is allocated (``model_check``): a corrupted or crafted
-    directory is refused with one NerError naming the file and the key."""
+    directory is refused with one NerError naming the file and the key. ``quantize``: int8
+    recurrent and linear layers (``quantization``), CPU only."""
     directory = Path(directory)
     if not directory.is_dir():
         raise NerError("model directory not found", path=str(directory))
@@ -81,6 +82,10 @@ def load_model(directory: str | Path, device: str = "cpu") -> LoadedModel:
     model = build_tagger(record, vocab)
     load_weights(model, wpath)
     model.to(resolve_device(device) if device in DEVICES else torch.device(device)).eval()
+    if quantize:
+        from .quantization import quantize as quantized
+
+        model = quantized(model)
     return LoadedModel(model, vocab, record)
 
 

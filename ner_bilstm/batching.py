@@ -81,52 +81,78 @@ def collate(words: list[torch.Tensor], types: list[torch.Tensor], bigrams: list[
     """Pad sentences into one Batch. ``table`` is the ``TokenEncoder.type_table`` the type ids
     point into; with ``subset`` only the rows of the batch's own types are kept (a corpus-wide
     table), else the table is the batch's already."""
-    type_chars, type_lengths, type_casing = table
-    words_t = pad_sequence(words, batch_first=True)
-    types_t = pad_sequence(types, batch_first=True)
     lengths = torch.tensor([len(w) for w in words])
-    mask = torch.arange(words_t.size(1)).unsqueeze(0) < lengths.unsqueeze(1)
-    rows, type_index = slice(None), types_t
+    return assemble(pad_sequence(words, batch_first=True), pad_sequence(types, batch_first=True), lengths,
+                    pad_sequence(tags, batch_first=True) if tags is not None else None,
+                    pad_sequence(bigrams, batch_first=True) if bigrams is not None else None, table, index, subset)
+
+
+def assemble(words: torch.Tensor, types: torch.Tensor, lengths: torch.Tensor, tags: torch.Tensor | None,
+             bigrams: torch.Tensor | None, table: tuple[torch.Tensor, torch.Tensor, torch.Tensor], index: list[int],
+             subset: bool) -> Batch:
+    """A Batch from padded ``(batch, time)`` id matrices and the rows' ``lengths`` (see ``collate``)."""
+    type_chars, type_lengths, type_casing = table
+    mask = torch.arange(words.size(1)).unsqueeze(0) < lengths.unsqueeze(1)
+    rows, type_index = slice(None), types
     if subset:
-        rows, type_index = torch.unique(types_t, return_inverse=True)
+        rows, type_index = torch.unique(types, return_inverse=True)
     type_lengths = type_lengths[rows]
     chars = type_chars[rows, : max(int(type_lengths.max()), 1)]
-    return Batch(words_t, type_casing[types_t], chars, type_lengths, type_index, mask,
-                 pad_sequence(tags, batch_first=True) if tags is not None else None, index,
-                 pad_sequence(bigrams, batch_first=True) if bigrams is not None else None)
+    return Batch(words, type_casing[types], chars, type_lengths, type_index, mask, tags, index, bigrams)
 
 
 class EncodedCorpus:
-    """Sentences as id tensors, encoded once (``TokenEncoder``), batched on demand."""
+    """Sentences as id tensors, encoded once (``TokenEncoder``), batched on demand.
+
+    Each field is one flat tensor of the whole corpus with sentence offsets, so a batch is one
+    gather per field rather than a copy per sentence.
+    """
 
     def __init__(self, sentences: Sequence[Sentence], vocab: Vocabularies, tags: Sequence[Sequence[str]] | None = None,
                  max_word_chars: int = 40):
         encoder = TokenEncoder(vocab, max_word_chars)
-        self.words: list[torch.Tensor] = []
-        self.types: list[torch.Tensor] = []
-        self.bigrams: list[torch.Tensor] | None = [] if vocab.bigrams is not None else None
+        words, types, bigrams = [], [], []
         for sentence in sentences:
-            words, types, bigrams = encoder.encode(sentence.tokens)
-            self.words.append(words)
-            self.types.append(types)
-            if self.bigrams is not None:
-                self.bigrams.append(bigrams)  # type: ignore[arg-type]
-        self.lengths = [len(w) for w in self.words]
+            w, t, b = encoder.encode(sentence.tokens)
+            words.append(w)
+            types.append(t)
+            if b is not None:
+                bigrams.append(b)
+        self.lengths = [len(w) for w in words]
+        self._lengths = torch.tensor(self.lengths, dtype=torch.long)
+        self._offsets = torch.cumsum(self._lengths, 0) - self._lengths
+        self.words = flat(words)
+        self.types = flat(types)
+        self.bigrams = flat(bigrams) if vocab.bigrams is not None else None
         self.table = encoder.type_table()
         self.tags = None
         if tags is not None:
             stoi = vocab.labels.stoi
-            self.tags = [torch.tensor([stoi[t] for t in seq], dtype=torch.long) for seq in tags]
+            self.tags = torch.tensor([stoi[t] for seq in tags for t in seq], dtype=torch.long)
 
     def __len__(self) -> int:
-        return len(self.words)
+        return len(self.lengths)
 
     def batch(self, index: Sequence[int]) -> Batch:
-        """Collate sentences ``index`` into one padded batch."""
+        """Sentences ``index`` as one padded batch."""
         index = list(index)
-        return collate([self.words[i] for i in index], [self.types[i] for i in index],
-                       [self.bigrams[i] for i in index] if self.bigrams is not None else None,
-                       [self.tags[i] for i in index] if self.tags is not None else None, self.table, index, subset=True)
+        rows = torch.tensor(index, dtype=torch.long)
+        lengths = self._lengths[rows]
+        time = int(lengths.max()) if len(index) else 0
+        steps = torch.arange(time)
+        pad = steps.unsqueeze(0) >= lengths.unsqueeze(1)
+        at = (self._offsets[rows].unsqueeze(1) + steps).masked_fill_(pad, 0)
+
+        def gather(field: torch.Tensor | None) -> torch.Tensor | None:
+            return field[at].masked_fill_(pad, 0) if field is not None else None
+
+        return assemble(gather(self.words), gather(self.types), lengths, gather(self.tags), gather(self.bigrams),
+                        self.table, index, subset=True)
+
+
+def flat(parts: list[torch.Tensor]) -> torch.Tensor:
+    """The 1-d tensors ``parts`` end to end (an empty long tensor for none)."""
+    return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.long)
 
 
 def length_batches(lengths: Sequence[int], batch_size: int, generator: torch.Generator | None = None) -> list[list[int]]:

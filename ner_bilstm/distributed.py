@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -50,6 +52,37 @@ class World:
         dist.all_gather(parts, tensor)
         return parts
 
+    def gather_objects(self, obj: object) -> list[object]:
+        """Every rank's ``obj`` (picklable), by rank."""
+        if not self.distributed:
+            return [obj]
+        out: list[object] = [None] * self.size
+        dist.all_gather_object(out, obj)
+        return out
+
+    def average_rows(self, weight: torch.Tensor, rows: torch.Tensor) -> int:
+        """Average ``weight.grad`` over the processes, sending only ``rows`` (this process's
+        nonzero rows, sorted and distinct) instead of the whole table; returns the floats sent.
+
+        Every rank adds the ranks' rows in rank order, so all end with the same gradient, equal
+        to what a dense all-reduce gives for two processes (one addition per row either way).
+        """
+        grad = weight.grad
+        if grad is None:
+            grad = weight.grad = torch.zeros_like(weight)
+        counts = [int(c) for c in self.gather(torch.tensor([len(rows)], device=grad.device))]
+        most = max(counts)
+        padded_rows = torch.zeros(most, dtype=torch.long, device=grad.device)
+        padded_rows[: len(rows)] = rows
+        values = grad.new_zeros((most, grad.size(1)))
+        values[: len(rows)] = grad.index_select(0, rows)
+        all_rows, all_values = self.gather(padded_rows), self.gather(values)
+        grad.zero_()
+        for n, r, v in zip(counts, all_rows, all_values):
+            grad.index_add_(0, r[:n], v[:n])
+        grad.div_(self.size)
+        return most * (grad.size(1) + 1)
+
     def same_everywhere(self, text: str, what: str) -> None:
         """Refuse to go on when ranks built different ``text`` (e.g. vocabularies)."""
         if not self.distributed:
@@ -63,6 +96,22 @@ class World:
     def barrier(self) -> None:
         if self.distributed:
             dist.barrier()
+
+
+class RowSync:
+    """The gradients of embedding tables that the step averages itself, row by row (``World.average_rows``),
+    rather than through DistributedDataParallel's dense all-reduce: a batch touches a few hundred
+    of a table's rows. ``tables`` pairs each table with the ids of a batch that select its rows."""
+
+    def __init__(self, world: World, tables: list[tuple[torch.nn.Parameter, Callable[[Any], torch.Tensor]]]):
+        self.world, self.tables = world, tables
+        self.sent = 0  # floats gathered per process so far (for the benchmark's communication figures)
+        self.steps = 0
+
+    def __call__(self, batch: Any) -> None:
+        for weight, ids in self.tables:
+            self.sent += self.world.average_rows(weight, torch.unique(ids(batch)))
+        self.steps += 1
 
 
 def init_world(device: torch.device) -> tuple[World, torch.device]:

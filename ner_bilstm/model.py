@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -63,6 +63,15 @@ class TaggerNetwork(nn.Module):
         with torch.no_grad():
             table.weight[0].zero_()
         return table
+
+    def row_tables(self) -> dict[str, tuple[nn.Parameter, Callable[[Batch], torch.Tensor]]]:
+        """The large embedding tables by parameter name, each with the batch ids that pick its
+        rows: a step's gradient is nonzero only on those rows (distributed training sends just them)."""
+        tables: dict[str, tuple[nn.Parameter, Callable[[Batch], torch.Tensor]]] = {
+            "word_embed.weight": (self.word_embed.weight, lambda batch: batch.words)}
+        if self.bigram_embed is not None:
+            tables["bigram_embed.weight"] = (self.bigram_embed.weight, lambda batch: batch.bigrams)
+        return tables
 
     def emissions(self, batch: Batch) -> torch.Tensor:
         """Tag scores ``(batch, time, tags)``."""

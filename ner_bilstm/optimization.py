@@ -53,11 +53,9 @@ def clip_gradients(parameters: Iterable[torch.nn.Parameter], max_norm: float) ->
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
         return 0.0
-    norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+    norm = float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
     if norm > max_norm:
-        scale = max_norm / (norm + 1e-6)
-        for g in grads:
-            g.mul_(scale)
+        torch._foreach_mul_(grads, max_norm / (norm + 1e-6))
     return norm
 
 
@@ -91,6 +89,8 @@ def train_step(setup: TrainingSetup, batch: Batch, config: TrainConfig) -> float
         scaler.unscale_(setup.optimizer)
     else:
         loss.backward()
+    if setup.row_sync is not None:
+        setup.row_sync(batch)
     if config.clip > 0:
         clip_gradients(setup.model.parameters(), config.clip)
     if scaler is not None:

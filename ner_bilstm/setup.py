@@ -4,14 +4,14 @@ encoded corpus, the network (with pretrained rows), the optimiser and the weight
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch.optim.swa_utils import AveragedModel
 
-from .batching import EncodedCorpus
+from .batching import Batch, EncodedCorpus
 from .config import TrainConfig
 from .corpora import TrainingSentences
 from .embeddings import EmbeddingCoverage, load_embeddings, pretrained_rows
@@ -47,6 +47,7 @@ class TrainingSetup:
     embedding_coverage: EmbeddingCoverage | None = None
     singleton_bigrams: torch.Tensor | None = None  # (bigrams,) bool, like ``singleton``
     average: AveragedModel | None = None  # the moving average of the weights (--average)
+    row_sync: Callable[[Batch], None] | None = None  # averages the embedding rows a step touched (distributed only)
 
     @property
     def scored(self) -> TaggerNetwork:

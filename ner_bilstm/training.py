@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .artifact import HISTORY, METRICS, LoadedModel, load_model, remove_stale_temporaries, save_model
 from .batching import length_batches
@@ -21,7 +22,7 @@ from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .corpora import Corpora, load_corpora
 from .devices import resolve_device
-from .distributed import World, close_world, init_world, joined
+from .distributed import RowSync, World, close_world, init_world, joined
 from .errors import NerError, TrainingInterrupted, first_line
 from .evaluation import entity_scores
 from .events import BatchDone, Callback, DataLoaded, EpochEnded, EpochRecord, EpochStarted, Resumed, Tested, ignore
@@ -145,7 +146,11 @@ class Run:
         if world.distributed:
             world.same_everywhere(json.dumps(setup.vocab.to_dict()), "vocabularies")
             # Identical starting weights (DDP also broadcasts rank 0's); dropout streams differ per rank.
-            setup.trainer = torch.nn.parallel.DistributedDataParallel(setup.model)
+            # The embedding tables stay out of DDP's dense all-reduce: the step sends only their touched rows.
+            tables = setup.model.row_tables()
+            DDP._set_params_and_buffers_to_ignore_for_model(setup.model, list(tables))
+            setup.trainer = DDP(setup.model)
+            setup.row_sync = RowSync(world, list(tables.values()))
             torch.manual_seed(config.seed + world.rank)
         if not any(t != "O" for s in self.corpora.dev for t in s.tags):
             raise NerError("the dev set has no entities, so dev F1 cannot choose the best epoch", path=self.corpora.sources["dev"])
@@ -220,7 +225,7 @@ class Run:
         config, epoch = self.config, state.epoch
         state.total_loss, state.sentences, state.tokens = self.world.all_sum([state.total_loss, state.sentences, state.tokens])
         eval_start = time.perf_counter()
-        scores = entity_scores([s.tags for s in self.corpora.dev], [p.spans for p in predictor.predict(self.corpora.dev)])
+        scores = entity_scores([s.tags for s in self.corpora.dev], self.dev_spans(predictor))
         micro = scores["micro"]
         improved = micro["f1"] > state.best_f1
         if improved:
@@ -242,6 +247,18 @@ class Run:
         finished = state.bad_epochs >= config.patience or epoch == config.epochs
         return LoopState(epoch=epoch + 1, best_f1=state.best_f1, best_epoch=state.best_epoch, best_dev=state.best_dev,
                          bad_epochs=state.bad_epochs, history=state.history, finished=finished)
+
+    def dev_spans(self, predictor: Predictor) -> list:
+        """The predicted spans of every dev sentence, in order. Each process tags its share (every
+        N-th sentence) and the shares are gathered, so every process scores the same predictions."""
+        dev, world = self.corpora.dev, self.world
+        if not world.distributed:
+            return [p.spans for p in predictor.predict(dev)]
+        shares = world.gather_objects([p.spans for p in predictor.predict(dev[world.rank :: world.size])])
+        spans: list = [None] * len(dev)
+        for rank, share in enumerate(shares):
+            spans[rank :: world.size] = share  # type: ignore[assignment]
+        return spans
 
     def checkpoint(self, state: LoopState, epoch_generator: torch.Tensor) -> None:
         """Everything needed to resume exactly from ``state`` (every process's RNG under torchrun)."""

@@ -1,3 +1,4 @@
+import copy
 import itertools
 
 import torch
@@ -210,3 +211,55 @@ def test_nbest_matches_exhaustive_enumeration(num_tags, time, k, seed):
         assert torch.isinf(logp[b, len(scored):]).all() if k > len(scored) else True
     best, _ = crf.decode(emissions, mask)
     assert torch.equal(paths[:, 0], best)
+
+
+def bioes_crf_and_batch(seed: int, scale: float, dtype=torch.float32):
+    labels = schemes.label_set(["A", "B"], "bioes")
+    crf = random_crf(len(labels), seed, schemes.allowed_transitions(labels, "bioes"))
+    g = torch.Generator().manual_seed(seed)
+    emissions = (torch.randn(4, 9, len(labels), generator=g, dtype=torch.float64) * scale).to(dtype)
+    mask = torch.arange(9).unsqueeze(0) < torch.tensor([9, 4, 1, 6]).unsqueeze(1)
+    return crf, emissions, mask
+
+
+def test_the_written_out_gradient_is_autograds_in_every_input():
+    """The backward recursion against finite differences, for emissions, start, transitions and end."""
+    from ner_bilstm.modules.partition import log_partition
+
+    crf, emissions, mask = bioes_crf_and_batch(4, 2.0, torch.float64)
+    start, trans, end = (x.detach().clone().requires_grad_() for x in crf.double().scores())
+    emissions.requires_grad_()
+    assert torch.autograd.gradcheck(lambda e, s, t, n: log_partition(e, mask, s, t, n), (emissions, start, trans, end))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([0.5, 3.0, 10.0]))
+def test_float32_training_loss_and_gradients_match_float64(seed, scale):
+    crf, emissions, mask = bioes_crf_and_batch(seed, scale)
+    weights = torch.rand(4, generator=torch.Generator().manual_seed(seed))
+    reference = copy.deepcopy(crf).double()
+    em32 = emissions.clone().requires_grad_()
+    em64 = emissions.double().requires_grad_()
+    fast = crf.log_partition(em32, mask)
+    ref = reference_log_partition(reference, em64, mask)
+    assert fast.dtype == torch.float32
+    assert torch.allclose(fast.double(), ref, rtol=1e-5, atol=1e-4)
+    (fast * weights).sum().backward()
+    (ref * weights.double()).sum().backward()
+    assert torch.allclose(em32.grad.double(), em64.grad, atol=1e-5)
+    for name in ("transitions", "start_transitions", "end_transitions"):
+        assert torch.allclose(getattr(crf, name).grad.double(), getattr(reference, name).grad, atol=1e-5), name
+
+
+def test_float32_falls_back_to_float64_when_a_tokens_scores_span_too_far():
+    from ner_bilstm.modules.partition import scaled_forward
+
+    crf, emissions, mask = bioes_crf_and_batch(11, 300.0)
+    assert scaled_forward(emissions, mask, *crf.scores(), torch.float32) is None  # float32 alone would underflow
+    crf64 = copy.deepcopy(crf).double()
+    em = emissions.clone().requires_grad_()
+    log_z = crf.log_partition(em, mask)
+    ref = reference_log_partition(crf64, emissions.double(), mask)
+    assert torch.allclose(log_z.double(), ref, rtol=1e-6)
+    log_z.sum().backward()
+    assert torch.isfinite(em.grad).all()

@@ -94,3 +94,74 @@ def test_seeds_under_torchrun_share_one_process_group(corpus, tmp_path):
     assert [r["seed"] for r in summary["runs"]] == [1, 2]
     best = out / "seeds" / f"seed-{summary['best_seed']}"
     assert (out / "model.safetensors").read_bytes() == (best / "model.safetensors").read_bytes()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_nodes_rehearsed_on_one_machine_train_what_one_node_of_two_processes_trains(corpus, tmp_path):
+    """The README's several-machines command, run as two "nodes" of one process each on this machine:
+    torchrun agents meeting by c10d rendezvous on 127.0.0.1 (node 0 hosts the store), writing to one
+    shared output directory. Ranks, shards and per-rank seeds are the same as on one node, so the
+    weights must be too."""
+    out = tmp_path / "two-nodes"
+    port = free_port()
+
+    def node(host: bool) -> subprocess.Popen:
+        command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+                   "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "rehearsal",
+                   "--rdzv-conf", f"is_host={'true' if host else 'false'}", "--max-restarts", "0",
+                   "-m", "ner_bilstm", "train", "--train", str(corpus["train"]), "--dev", str(corpus["dev"]),
+                   "--output", str(out), *OPTIONS, "--epochs", "2"]
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                                start_new_session=True)
+
+    nodes = [node(True), node(False)]
+    try:
+        results = [n.communicate(timeout=600) for n in nodes]
+    finally:
+        for n in nodes:
+            if n.poll() is None:
+                os.killpg(n.pid, signal.SIGKILL)
+    for n, (_, err) in zip(nodes, results):
+        assert n.returncode == 0, err[-2000:]
+    assert sum(o.count("best dev F1") for o, _ in results) == 1  # one global rank 0, on one of the nodes
+    one_node = tmp_path / "one-node"
+    p = subprocess.run(torchrun(corpus, one_node, "--epochs", "2"), capture_output=True, text=True, timeout=600, env=ENV)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert (out / "model.safetensors").read_bytes() == (one_node / "model.safetensors").read_bytes()
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    assert [h["loss"] for h in history] == [json.loads(line)["loss"] for line in (one_node / "history.jsonl").read_text().splitlines()]
+
+
+def _rows_worker(rank: int, init: str, results) -> None:
+    import torch.distributed as dist
+
+    from ner_bilstm.distributed import World
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    g = torch.Generator().manual_seed(rank)
+    weight = torch.nn.Parameter(torch.zeros(50, 4))
+    rows = torch.randperm(50, generator=g)[: 7 + rank * 5].sort().values  # different counts per rank, some shared
+    weight.grad = torch.zeros(50, 4)
+    weight.grad[rows] = torch.randn(len(rows), 4, generator=g)
+    dense = weight.grad.clone()
+    dist.all_reduce(dense)
+    sent = World(rank, 2).average_rows(weight, rows)
+    results[rank] = (torch.equal(weight.grad, dense / 2), sent, weight.grad.clone())
+    dist.destroy_process_group()
+
+
+def test_averaging_only_the_touched_rows_equals_the_dense_all_reduce(tmp_path):
+    import torch.multiprocessing as mp
+
+    results = mp.Manager().dict()
+    mp.spawn(_rows_worker, args=(f"file://{tmp_path / 'store'}", results), nprocs=2)
+    assert results[0][0] and results[1][0]
+    assert torch.equal(results[0][2], results[1][2])  # every rank ends with the same gradient
+    assert results[0][1] == 12 * 5 < 50 * 4  # the larger rank's rows, padded, with their ids: less than the table

@@ -170,12 +170,14 @@ def test_a_checkpoint_from_before_bigrams_and_averaging_still_resumes(corpus, tm
     assert len(result.history) == 2
 
 
-def test_a_checkpoint_written_before_resumes_bit_exactly(tmp_path, monkeypatch):
+def test_a_checkpoint_written_by_an_earlier_version_resumes_where_it_stopped(tmp_path, monkeypatch):
     """tests/fixtures/checkpoints/interrupted was written by ner-bilstm 36df8af: the TINY model on the
-    conftest corpus (relative paths train.txt, dev.txt), stopped after 20 steps, in epoch 2. Resumed
-    by this version it ends with the weights of an uninterrupted run."""
+    conftest corpus (relative paths train.txt, dev.txt), stopped after 20 steps, in epoch 2. This
+    version reads it, goes on from that step (keeping the finished epoch's record) and ends with a
+    model that loads. (Bit-exactness against an uninterrupted run holds within one version, tested
+    above: since the packed character CNN and the float32 CRF, a run's arithmetic differs from 36df8af's.)"""
     from ner_bilstm.config import load_config
-    from ner_bilstm.events import Resumed
+    from ner_bilstm.events import EpochStarted, Resumed
     from ner_bilstm.training import train
 
     from .conftest import TINY, make_sentences, write_conll
@@ -187,8 +189,7 @@ def test_a_checkpoint_written_before_resumes_bit_exactly(tmp_path, monkeypatch):
     config = load_config(overrides={**TINY, "epochs": 2})
     events: list = []
     resumed = train(config, "train.txt", "dev.txt", "resumed", resume=True, callback=events.append)
-    fresh = train(config, "train.txt", "dev.txt", "fresh")
     assert Resumed(epoch=2, position=5, finished=False) in events  # it went on from the checkpoint, not from scratch
-    assert len(resumed.history) == 2 and [r.loss for r in resumed.history] == [r.loss for r in fresh.history]
-    a, b = load_model("resumed").model.state_dict(), load_model("fresh").model.state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in b)
+    assert not any(isinstance(e, EpochStarted) and e.epoch == 1 for e in events)
+    assert len(resumed.history) == 2 and resumed.history[0].loss == 10.8345  # epoch 1 as the old version recorded it
+    assert load_model("resumed").model.training is False

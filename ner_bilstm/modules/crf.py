@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .partition import log_partition
+
 # Score of a forbidden move during training: finite so gradients stay defined, yet exp() is 0.
 NEG = -1e4
 
@@ -109,36 +111,9 @@ class CRF(nn.Module):
         )
 
     def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """log Z per row, (batch,), by the scaled forward algorithm.
-
-        In probability space each step is one small matrix product, ``p @ exp(trans)``, times
-        the step's exp(emissions), renormalised to sum 1; log Z is the sum of the logs of the
-        normalisers. Emissions are shifted by their per-token maximum first and the recursion
-        runs in float64, so nothing overflows; it is exact while one token's emission scores
-        span less than about 700 (trained taggers stay far below: |score| < 50).
-        """
-        start, trans, end = self.scores()
-        em = emissions.double()
-        shift = em.detach().amax(2, keepdim=True)  # any shift is exact; detached, it costs no backward
-        steps = (em - shift).exp().unbind(1)  # unbind's backward is one stack, not a zero tensor per step
-        weights = trans.double().exp()  # forbidden moves: exp(-1e4) == 0
-        full = bool(mask.all())  # equal lengths: no row ever needs its old state kept
-        keep = mask.unsqueeze(2).unbind(1)
-        p = start.double().exp() * steps[0]
-        norm = p.sum(1, keepdim=True).clamp(min=1e-300)
-        p = p / norm
-        norms = [norm]
-        for t in range(1, len(steps)):
-            q = (p @ weights) * steps[t]
-            norm = q.sum(1, keepdim=True).clamp(min=1e-300)
-            if full:
-                p = q / norm
-            else:
-                norm = torch.where(keep[t], norm, 1.0)
-                p = torch.where(keep[t], q / norm, p)
-            norms.append(norm)
-        log_z = (p * end.double().exp()).sum(1).log() + torch.cat(norms, 1).log().sum(1)
-        return (log_z + (shift.squeeze(2) * mask).sum(1)).to(emissions.dtype)
+        """log Z per row, (batch,), by the scaled forward algorithm, with its gradient by the
+        backward one (``modules.partition``): float32 unless a token's scores span too far, then float64."""
+        return log_partition(emissions, mask, *self.scores())
 
     def path_score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Unnormalised score of ``tags`` per row, (batch,)."""
