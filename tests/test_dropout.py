@@ -26,3 +26,17 @@ def test_dropout_is_seeded_and_odd_sizes_work():
     b = layer(torch.ones(3, 5, 7))
     assert torch.equal(a, b) and a.shape == (3, 5, 7)
     assert torch.equal(Dropout(0.0)(torch.ones(4)), torch.ones(4))
+
+
+@pytest.mark.parametrize("p", [0.5, 0.25])
+def test_every_position_of_the_random_words_is_unbiased(p):
+    """Each mask element comes from one bit (p = 0.5) or one byte of a 63-bit random word: a
+    position fed by the word's always-zero top bit would be dropped every time, or never."""
+    from ner_bilstm.modules.dropout import keep_mask
+
+    torch.manual_seed(3)
+    keep, rate = keep_mask(torch.Size([63 * 64 * 500]), p, torch.device("cpu"))
+    assert rate == 1 - p
+    for period in (7, 8, 63, 64):
+        columns = keep.view(-1, period).float().mean(0)
+        assert ((columns - (1 - p)).abs() < 0.03).all(), (period, columns.min(), columns.max())
