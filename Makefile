@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench,glove]"
 	$(BIN)/python -m benchmarks.accuracy
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.profile_step
 
 lint: $(STAMP)
 	$(BIN)/ruff check ner_bilstm cli tests benchmarks

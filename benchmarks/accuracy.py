@@ -160,6 +160,12 @@ def markdown(results: dict[str, Any]) -> str:
     out += ["```", "", f"{m['cpu']}, {m['cores']} cores, {m['torch_threads']} torch threads, torch {m['torch']}, "
             f"Python {m['python']}; {results['date']}. Mean ± sample standard deviation over seeds; "
             "each seed's model is the epoch with the best dev F1."]
+    dates: dict[str, list[str]] = {}
+    for key, r in rows.items():
+        dates.setdefault(r.get("date", results["date"]), []).append(key)
+    if len(dates) > 1:
+        out += ["", "Rows measured on different days (the code changed between them): " +
+                "; ".join(f"{day}: {', '.join(keys)}" for day, keys in sorted(dates.items(), reverse=True)) + "."]
     return "\n".join(out) + "\n"
 
 
@@ -183,8 +189,17 @@ def main() -> int:
     if not args.report:
         for key in keys:
             train_run(ALL[key], seeds, args.data)
-    runs = {key: r for key in ALL if (r := collect(ALL[key])) is not None}
-    results = {"date": date.today().isoformat(), "machine": machine(), "runs": runs,
+    # Rows whose runs are not on this disk keep their figures from the last results file, with their date.
+    earlier = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": {}}
+    today = date.today().isoformat()
+    runs = {}
+    for key in ALL:
+        fresh = collect(ALL[key])
+        if fresh is not None:
+            runs[key] = {**fresh, "date": today}
+        elif key in earlier["runs"]:
+            runs[key] = {"date": earlier.get("date", ""), **earlier["runs"][key]}
+    results = {"date": today, "machine": machine(), "runs": runs,
                "seconds": round(time.perf_counter() - started, 1)}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

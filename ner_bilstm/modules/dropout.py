@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
 _SHIFTS = torch.arange(8, dtype=torch.uint8)
 
 
