@@ -70,16 +70,17 @@ class World:
         grad = weight.grad
         if grad is None:
             grad = weight.grad = torch.zeros_like(weight)
+        if grad.dtype != torch.float32:
+            raise ValueError(f"row averaging packs row ids into float32 messages; the gradient is {grad.dtype}")
         counts = [int(c) for c in self.gather(torch.tensor([len(rows)], device=grad.device))]
         most = max(counts)
-        padded_rows = torch.zeros(most, dtype=torch.long, device=grad.device)
-        padded_rows[: len(rows)] = rows
-        values = grad.new_zeros((most, grad.size(1)))
-        values[: len(rows)] = grad.index_select(0, rows)
-        all_rows, all_values = self.gather(padded_rows), self.gather(values)
+        # One message per process: its row ids (int32 bits in a float32 column) beside the rows.
+        packed = grad.new_zeros((most, grad.size(1) + 1))
+        packed[: len(rows), 0] = rows.to(torch.int32).view(torch.float32)
+        packed[: len(rows), 1:] = grad.index_select(0, rows)
         grad.zero_()
-        for n, r, v in zip(counts, all_rows, all_values):
-            grad.index_add_(0, r[:n], v[:n])
+        for n, block in zip(counts, self.gather(packed)):
+            grad.index_add_(0, block[:n, 0].contiguous().view(torch.int32).long(), block[:n, 1:])
         grad.div_(self.size)
         return most * (grad.size(1) + 1)
 

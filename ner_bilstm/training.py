@@ -33,6 +33,7 @@ from .record import ModelRecord
 from .setup import TrainingSetup, prepare
 
 # Options that may differ between an interrupted run and its resumption.
+STOP_CHECK = 8  # steps between the distributed processes' agreement on a stop request (Ctrl-C)
 RESUMABLE_CHANGES = ("epochs", "patience", "threads", "device", "eval_batch_size", "checkpoint_every")
 
 
@@ -207,7 +208,9 @@ class Run:
                 state.position, state.total_loss = step + 1, state.total_loss + loss * rows
                 state.sentences, state.tokens = state.sentences + rows, state.tokens + tokens
                 self.emit(BatchDone(loss, rows, tokens))
-                stopping = world.any(self.should_stop is not None and self.should_stop())
+                # Processes agree on a stop request every STOP_CHECK steps: each check is a collective.
+                asked = self.should_stop is not None and self.should_stop()
+                stopping = world.any(asked) if state.position % STOP_CHECK == 0 else asked and not world.distributed
                 if stopping or (config.checkpoint_every and state.position % config.checkpoint_every == 0):
                     state.train_seconds += time.perf_counter() - t0
                     self.checkpoint(state, epoch_start)
