@@ -9,7 +9,7 @@ length. That is exact like packing, and as fast as plain padded batches.
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import _VF, nn
 
 from .dropout import Dropout
 
@@ -25,7 +25,13 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 class BiRNNLayer(nn.Module):
-    """One bidirectional LSTM or GRU layer: ``(batch, time, in) -> (batch, time, 2 * hidden)``."""
+    """One bidirectional LSTM or GRU layer: ``(batch, time, in) -> (batch, time, 2 * hidden)``.
+
+    When every row has the same length (most training batches, which are cut from sentences
+    sorted by length) both directions run as one bidirectional kernel call over the two
+    modules' weights: on CPU the same outputs as two calls (and for the LSTM the same gradients;
+    the GRU's agree to float rounding), about a quarter faster.
+    """
 
     def __init__(self, input_size: int, hidden: int, rnn: str = "lstm"):
         super().__init__()
@@ -33,7 +39,17 @@ class BiRNNLayer(nn.Module):
         self.fwd = cls(input_size, hidden, batch_first=True)
         self.bwd = cls(input_size, hidden, batch_first=True)
 
+    def _fused(self, x: torch.Tensor) -> torch.Tensor:
+        """Both directions of an equal-length batch in one call, from the two modules' weights."""
+        weights = [*self.fwd._flat_weights, *self.bwd._flat_weights]
+        h0 = x.new_zeros(2, x.size(0), self.fwd.hidden_size)
+        if isinstance(self.fwd, nn.LSTM):
+            return _VF.lstm(x, (h0, h0), weights, True, 1, 0.0, self.training, True, True)[0]
+        return _VF.gru(x, h0, weights, True, 1, 0.0, self.training, True, True)[0]
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor, equal_lengths: bool = False) -> torch.Tensor:
+        if equal_lengths and x.device.type == "cpu" and type(self.fwd) in (nn.LSTM, nn.GRU) and type(self.bwd) is type(self.fwd):
+            return self._fused(x)
         out_f, _ = self.fwd(x)
         if equal_lengths:
             out_b, _ = self.bwd(x.flip(1))
