@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,3 +51,17 @@ def write_readme_block(name: str, text: str) -> None:
     pattern = re.compile(rf"(<!-- bench:{name} -->\n).*?(<!-- /bench:{name} -->)", re.S)
     if pattern.search(content):
         readme.write_text(pattern.sub(lambda m: m.group(1) + text + m.group(2), content), encoding="utf-8")
+
+
+CONLL2003 = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003"
+
+
+def conll_arguments(parser: argparse.ArgumentParser) -> argparse.Namespace | None:
+    """Add ``--data`` (the CoNLL-2003 folder) to ``parser`` and parse; None, after one line on
+    stderr, when the folder has no train.txt and test.txt."""
+    parser.add_argument("--data", type=Path, default=CONLL2003, help="the CoNLL-2003 folder (train.txt, dev.txt, test.txt)")
+    args = parser.parse_args()
+    if not all((args.data / name).is_file() for name in ("train.txt", "test.txt")):
+        print(f"CoNLL-2003 not found in {args.data}; pass --data DIR", file=sys.stderr)
+        return None
+    return args

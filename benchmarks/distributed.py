@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from .common import conll_arguments
+
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 3
 
@@ -100,11 +102,9 @@ def measure(data: Path) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "conll2003")
     parser.add_argument("--full", action="store_true", help="also the complete runs that compare F1")
-    args = parser.parse_args()
-    if not (args.data / "train.txt").is_file():
-        print(f"CoNLL-2003 not found in {args.data}", file=sys.stderr)
+    args = conll_arguments(parser)
+    if args is None:
         return 2
     report = measure(args.data)
     if args.full:

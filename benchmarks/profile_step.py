@@ -21,6 +21,8 @@ from ner_bilstm.optimization import train_step
 from ner_bilstm.setup import prepare
 from ner_bilstm.training import set_seed
 
+from .common import conll_arguments
+
 ROOT = Path(__file__).resolve().parents[1]
 LSTM_KERNELS = ("aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward")
 
@@ -49,10 +51,8 @@ def run(data: Path, steps: int = 60, rows: int = 25) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "conll2003")
-    args = parser.parse_args()
-    if not (args.data / "train.txt").is_file():
-        print(f"CoNLL-2003 not found in {args.data}; pass --data DIR", file=sys.stderr)
+    args = conll_arguments(parser)
+    if args is None:
         return 2
     report = run(args.data)
     (ROOT / "benchmarks" / "results" / "profile.txt").write_text(report)

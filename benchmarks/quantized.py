@@ -22,7 +22,7 @@ from ner_bilstm.inference import Predictor
 from ner_bilstm.io import read_source
 from ner_bilstm.training import train
 
-from .common import interleaved, machine
+from .common import conll_arguments, interleaved, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "runs" / "bench" / "conll2003"
@@ -67,11 +67,9 @@ def run(data: Path, model: Path | None = None, rounds: int = 7) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "conll2003")
     parser.add_argument("--model", type=Path, default=None)
-    args = parser.parse_args()
-    if not (args.data / "test.txt").is_file():
-        print(f"CoNLL-2003 not found in {args.data}; pass --data DIR", file=sys.stderr)
+    args = conll_arguments(parser)
+    if args is None:
         return 2
     result = {"machine": machine(), **run(args.data, args.model)}
     out = ROOT / "benchmarks" / "results" / "quantized.json"

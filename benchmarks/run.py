@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from . import crf_layer, distributed, quantized, speed
-from .common import machine, write_readme_block
+from .common import conll_arguments, machine, write_readme_block
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,10 +65,8 @@ def markdown(results: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "conll2003")
-    args = parser.parse_args()
-    if not (args.data / "train.txt").is_file():
-        print(f"CoNLL-2003 not found in {args.data}; pass --data DIR", file=sys.stderr)
+    args = conll_arguments(parser)
+    if args is None:
         return 2
     started = time.perf_counter()
     results = {"date": date.today().isoformat(), "machine": machine(), "crf": crf_layer.run(), "speed": speed.run(args.data),
