@@ -81,7 +81,10 @@ def load_model(directory: str | Path, device: str = "cpu", quantize: bool = Fals
     check_shapes(record, vocab, read_header(wpath), wpath)
     model = build_tagger(record, vocab)
     load_weights(model, wpath)
-    model.to(resolve_device(device) if device in DEVICES else torch.device(device)).eval()
+    target = resolve_device(device) if device in DEVICES else torch.device(device)
+    if quantize and target.type != "cpu":
+        raise NerError(f"a quantised model runs on the CPU, not {target}", path=str(directory))
+    model.to(target).eval()
     if quantize:
         from .quantization import quantize as quantized
 

@@ -52,6 +52,13 @@ class World:
         dist.all_gather(parts, tensor)
         return parts
 
+    def broadcast(self, tensors: list[torch.Tensor]) -> None:
+        """Give every process rank 0's values of ``tensors``, in place."""
+        if self.distributed:
+            with torch.no_grad():
+                for t in tensors:
+                    dist.broadcast(t, src=0)
+
     def gather_objects(self, obj: object) -> list[object]:
         """Every rank's ``obj`` (picklable), by rank."""
         if not self.distributed:

@@ -84,13 +84,11 @@ def train_step(setup: TrainingSetup, batch: Batch, config: TrainConfig) -> float
         loss = setup.trainer(batch)
     setup.optimizer.zero_grad(set_to_none=True)
     scaler = setup.scaler if amp and half == torch.float16 else None
-    if scaler is not None:
-        scaler.scale(loss).backward()
-        scaler.unscale_(setup.optimizer)
-    else:
-        loss.backward()
+    (scaler.scale(loss) if scaler is not None else loss).backward()
     if setup.row_sync is not None:
-        setup.row_sync(batch)
+        setup.row_sync(batch)  # before unscaling, as DDP's own all-reduce: every process then sees the same inf/NaN
+    if scaler is not None:
+        scaler.unscale_(setup.optimizer)
     if config.clip > 0:
         clip_gradients(setup.model.parameters(), config.clip)
     if scaler is not None:

@@ -146,10 +146,11 @@ class Run:
         setup, world, config = self.setup, self.world, self.config
         if world.distributed:
             world.same_everywhere(json.dumps(setup.vocab.to_dict()), "vocabularies")
-            # Identical starting weights (DDP also broadcasts rank 0's); dropout streams differ per rank.
+            # Identical starting weights (rank 0's, broadcast); dropout streams differ per rank.
             # The embedding tables stay out of DDP's dense all-reduce: the step sends only their touched rows.
             tables = setup.model.row_tables()
             DDP._set_params_and_buffers_to_ignore_for_model(setup.model, list(tables))
+            world.broadcast([weight for weight, _ in tables.values()])  # DDP broadcasts only the weights it manages
             setup.trainer = DDP(setup.model)
             setup.row_sync = RowSync(world, list(tables.values()))
             torch.manual_seed(config.seed + world.rank)
@@ -210,7 +211,8 @@ class Run:
                 self.emit(BatchDone(loss, rows, tokens))
                 # Processes agree on a stop request every STOP_CHECK steps: each check is a collective.
                 asked = self.should_stop is not None and self.should_stop()
-                stopping = world.any(asked) if state.position % STOP_CHECK == 0 else asked and not world.distributed
+                agree = state.position % STOP_CHECK == 0 or step == len(batches) - 1  # the same steps on every process
+                stopping = world.any(asked) if agree else asked and not world.distributed
                 if stopping or (config.checkpoint_every and state.position % config.checkpoint_every == 0):
                     state.train_seconds += time.perf_counter() - t0
                     self.checkpoint(state, epoch_start)

@@ -62,7 +62,9 @@ def test_resume_keeps_the_finished_seeds(corpus, tmp_path):
     assert (out / "seeds" / "seed-1" / "model.safetensors").stat().st_mtime_ns == first
     runs = json.loads((out / "seeds.json").read_text())["runs"]
     assert [run["seed"] for run in runs] == [1, 2]
-    assert runs[0]["seconds"] >= trained - 0.2  # the training's wall time, kept across the resume (less the test scoring)
+    # The training's wall time, kept across the resume; less the test scoring, which on a loaded
+    # machine can take a good part of it. A clock restarted by the resume would read about 0.
+    assert runs[0]["seconds"] >= trained / 2
 
 
 def test_a_fresh_run_removes_the_old_summary(corpus, tmp_path):

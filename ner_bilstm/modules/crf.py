@@ -112,7 +112,7 @@ class CRF(nn.Module):
 
     def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """log Z per row, (batch,), by the scaled forward algorithm, with its gradient by the
-        backward one (``modules.partition``): float32 unless a token's scores span too far, then float64."""
+        backward one (``modules.partition``), in float64."""
         return log_partition(emissions, mask, *self.scores())
 
     def path_score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
