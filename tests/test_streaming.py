@@ -93,7 +93,10 @@ def test_ctrl_c_stops_cleanly_with_whole_lines(tiny_model, tmp_path):
     source = write_lines(tmp_path / "in.jsonl", 300_000)
     target = tmp_path / "out.jsonl"
     with source.open("rb") as src, target.open("wb") as dst:
-        proc = subprocess.Popen([EXE, "predict", "--model", str(tiny_model)], stdin=src, stdout=dst, stderr=subprocess.PIPE)
+        # As from a terminal: a suite started as a background job (`make test &`) has SIGINT
+        # ignored, which children inherit and Python keeps, so predict would never see the signal.
+        proc = subprocess.Popen([EXE, "predict", "--model", str(tiny_model)], stdin=src, stdout=dst, stderr=subprocess.PIPE,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.time() + 120
         while target.stat().st_size == 0 and time.time() < deadline:
             time.sleep(0.1)
