@@ -118,7 +118,7 @@ def predict(
         torch.set_num_threads(threads)
     if quantize and device.value == "cuda":
         raise typer.BadParameter("a quantised model runs on the CPU", param_hint="--quantize")
-    loaded = load_model(model, device="cpu" if quantize else device.value, quantize=quantize)
+    loaded = load_model(model, device=device.value, quantize=quantize)
     predictor = Predictor(loaded, batch_size, nbest=nbest, min_score=min_score)
     styles = label_styles(entity_types(loaded.vocab.labels.itos))
     reader = options.reader(encoding=encoding, split=split, tokens_field=tokens_field)

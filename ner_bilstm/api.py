@@ -88,9 +88,6 @@ def load(path: str | Path, device: str = "auto", *, batch_size: int = 256, nbest
          quantize: bool = False) -> Tagger:
     """The model directory ``path`` as a ``Tagger`` on ``device`` (auto: CUDA when there is a GPU);
     ``nbest``, ``min_score`` and ``quantize`` (int8 on the CPU) as `predict`'s options."""
-    if quantize and device == "auto":
-        device = "cpu"  # int8 kernels are CPU kernels: auto means the CPU here
-
     return Tagger(load_model(path, device=device, quantize=quantize), batch_size=batch_size, nbest=nbest, min_score=min_score)
 
 

@@ -82,6 +82,8 @@ def load_model(directory: str | Path, device: str = "cpu", quantize: bool = Fals
     model = build_tagger(record, vocab)
     load_weights(model, wpath)
     target = resolve_device(device) if device in DEVICES else torch.device(device)
+    if quantize and device == "auto":
+        target = torch.device("cpu")  # int8 kernels are CPU kernels: auto means the CPU here
     if quantize and target.type != "cpu":
         raise NerError(f"a quantised model runs on the CPU, not {target}", path=str(directory))
     model.to(target).eval()

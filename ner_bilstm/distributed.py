@@ -6,12 +6,14 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 
 from .errors import NerError
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -29,8 +31,8 @@ class World:
     def distributed(self) -> bool:
         return self.size > 1
 
-    def shard(self, index: list[int]) -> list[int]:
-        """This rank's rows of a global batch."""
+    def shard(self, index: list[T]) -> list[T]:
+        """This rank's share of a list: its rows of a global batch, its dev sentences."""
         return index[self.rank :: self.size]
 
     def all_sum(self, values: list[float]) -> list[float]:
@@ -113,13 +115,10 @@ class RowSync:
 
     def __init__(self, world: World, tables: list[tuple[torch.nn.Parameter, Callable[[Any], torch.Tensor]]]):
         self.world, self.tables = world, tables
-        self.sent = 0  # floats gathered per process so far (for the benchmark's communication figures)
-        self.steps = 0
 
     def __call__(self, batch: Any) -> None:
         for weight, ids in self.tables:
-            self.sent += self.world.average_rows(weight, torch.unique(ids(batch)))
-        self.steps += 1
+            self.world.average_rows(weight, torch.unique(ids(batch)))
 
 
 def init_world(device: torch.device) -> tuple[World, torch.device]:

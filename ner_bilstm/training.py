@@ -257,9 +257,7 @@ class Run:
         """The predicted spans of every dev sentence, in order. Each process tags its share (every
         N-th sentence) and the shares are gathered, so every process scores the same predictions."""
         dev, world = self.corpora.dev, self.world
-        if not world.distributed:
-            return [p.spans for p in predictor.predict(dev)]
-        shares = world.gather_objects([p.spans for p in predictor.predict(dev[world.rank :: world.size])])
+        shares = world.gather_objects([p.spans for p in predictor.predict(world.shard(dev))])
         spans: list = [None] * len(dev)
         for rank, share in enumerate(shares):
             spans[rank :: world.size] = share  # type: ignore[assignment]
