@@ -76,13 +76,14 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def register() -> None:
-    from . import convert, evaluate, info, predict, train
+    from . import convert, evaluate, info, predict, report, train
 
     app.command("train")(user_errors(train.train))
     app.command("evaluate")(user_errors(evaluate.evaluate))
     app.command("predict")(user_errors(predict.predict))
     app.command("info")(user_errors(info.info))
     app.command("convert")(user_errors(convert.convert))
+    app.command("report")(user_errors(report.report))
 
 
 register()

@@ -27,7 +27,7 @@ def _choice(key: str) -> type[Enum]:
 
 REPORT_FORMAT = enum_of("ReportFormat", ("table", "json"))
 CONVERT_FORMAT = enum_of("ConvertFormat", FORMATS)
-PREDICT_FORMAT = enum_of("PredictFormat", ("jsonl", "conll", "pretty", *FORMATS[2:]))  # what `predict --output-format` writes
+PREDICT_FORMAT = enum_of("PredictFormat", ("jsonl", "conll", "pretty", "html", *FORMATS[2:]))  # what `predict --output-format` writes
 INPUT_FORMAT = enum_of("InputFormat", INPUT_FORMATS)
 SOURCE_FORMAT = enum_of("SourceFormat", SOURCE_FORMATS)
 TOKENIZE = enum_of("Tokenize", TOKENIZERS)

@@ -27,7 +27,7 @@ def _pretty(doc: Document, styles: dict[str, str]) -> Text:
         return Text(f"line {doc.line}: {doc.error}", style="red")
     text, spans = display_spans(doc)
     out, pos = Text(), 0
-    for start, end, label in spans:
+    for start, end, label, _ in spans:
         style = styles.get(label, "bold")
         out.append(text[pos:start])
         out.append(text[start:end], style=f"{style} underline")
@@ -38,19 +38,28 @@ def _pretty(doc: Document, styles: dict[str, str]) -> Text:
 
 
 class Sink:
-    """Where tagged documents go: ``out`` (a text stream) in jsonl, conll or pretty, or a doccano,
-    Prodigy or Label Studio stream over it, or the open document of a brat folder."""
+    """Where tagged documents go: ``out`` (a text stream) in jsonl, conll or pretty, an HTML page,
+    or a doccano, Prodigy or Label Studio stream over it, or the open document of a brat folder."""
 
     def __init__(self, fmt: str, out, with_tags: bool = False, styles: dict[str, str] | None = None):
         from ner_bilstm.io.annotation_writer import STREAM_FORMATS, UnitStream
+        from ner_bilstm.pages.predictions import PredictionPage
 
         self.fmt, self.out, self.with_tags, self.styles = fmt, out, with_tags, styles or {}
         self.units = UnitStream(fmt, out, predicted=True) if fmt in STREAM_FORMATS else None
+        self.page = PredictionPage(out, list(self.styles)) if fmt == "html" else None
+
+    def section(self, name: str) -> None:
+        """The next documents come from the input file ``name`` (a heading on the HTML page)."""
+        if self.page is not None:
+            self.page.section(name)
 
     def put(self, doc: Document) -> None:
         from ner_bilstm.documents import document_conll_lines, document_unit, record_line
 
-        if self.fmt == "brat":
+        if self.page is not None:
+            self.page.write(doc)
+        elif self.fmt == "brat":
             self.out.add(document_unit(doc))
         elif self.units is not None:
             self.units.write(document_unit(doc))
@@ -70,6 +79,8 @@ class Sink:
     def close(self) -> None:
         if self.units is not None:
             self.units.close()
+        if self.page is not None:
+            self.page.close()
 
 
 def predict(
@@ -95,9 +106,10 @@ def predict(
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Report throughput on stderr."),
 ) -> None:
-    """Tag text, CoNLL or JSON lines; one output unit per input unit, in order, streamed. The
-    annotation formats (doccano, label-studio, prodigy, brat) write the entities as a tool imports
-    them; brat writes NAME.txt and NAME.ann per input file into --output-dir."""
+    """Tag text, CoNLL or JSON lines; one output unit per input unit, in order, streamed. html
+    writes one page with the entities highlighted (the probability on hover). The annotation
+    formats (doccano, label-studio, prodigy, brat) write the entities as a tool imports them;
+    brat writes NAME.txt and NAME.ann per input file into --output-dir."""
     if output is not None and output_dir is not None:
         raise typer.BadParameter("give --output or --output-dir, not both", param_hint="--output-dir")
     terminal = output is None and output_dir is None and sys.stdout.isatty()
@@ -133,7 +145,7 @@ def predict(
         documents = read_documents(path, input_format.value, reader, loaded.record.tokenization)
         for window in tag_documents(predictor, documents, window=batch_size * WINDOW_BATCHES):
             for doc in window:
-                if doc.error is not None and (strict or fmt not in ("jsonl", "pretty")):
+                if doc.error is not None and (strict or fmt not in ("jsonl", "pretty", "html")):
                     raise NerError(doc.error, path=path, line=doc.line)
                 counts[0] += 1
                 counts[1] += sum(len(s) for s in doc.sentences)
@@ -149,7 +161,7 @@ def predict(
                 tag_into(Sink(fmt, folder), path)
             folder.close()
     elif output_dir is not None:
-        suffix = {"jsonl": ".jsonl", "conll": ".conll", "pretty": ".txt", "doccano": ".jsonl", "prodigy": ".jsonl",
+        suffix = {"jsonl": ".jsonl", "conll": ".conll", "pretty": ".txt", "html": ".html", "doccano": ".jsonl", "prodigy": ".jsonl",
                   "label-studio": ".json"}[fmt]
         for path in paths:
             with output_stream(output_dir / (Path(path).stem + suffix)) as out:
@@ -166,6 +178,8 @@ def predict(
                 console.print(legend)
             sink = Sink(fmt, out, with_tags, styles)
             for path in paths:
+                if len(paths) > 1:
+                    sink.section(path)
                 tag_into(sink, path)
             sink.close()
     if verbose:

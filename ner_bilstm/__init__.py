@@ -1,8 +1,8 @@
 """ner-bilstm: BiLSTM-CRF named-entity recognition you can train on a laptop CPU.
 
 The Python API (``ner_bilstm.api``): ``load(path) -> Tagger``; ``tagger(text)`` and
-``tagger.pipe(texts)`` give ``Document``s with ``Entity``s; ``train(...)`` and ``evaluate(...)``
-take the command line's options as keywords. Names are imported on first use, so ``import
+``tagger.pipe(texts)`` give ``Document``s with ``Entity``s; ``train(...)``, ``evaluate(...)`` and
+``report(...)`` take the command line's options as keywords. Names are imported on first use, so ``import
 ner_bilstm`` stays cheap.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load": "api", "train": "api", "evaluate": "api", "Tagger": "api",
+    "load": "api", "train": "api", "evaluate": "api", "report": "api", "Tagger": "api", "ModelReport": "model_report",
     "Document": "documents", "Entity": "documents",
     "Scores": "evaluation", "Score": "evaluation",
     "TrainResult": "training", "SeedSummary": "seeds",

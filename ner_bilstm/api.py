@@ -24,6 +24,7 @@ from .events import Callback
 from .inference import Predictor, entity_types
 from .io import ReaderOptions
 from .io.jsonl import token_list
+from .model_report import ModelReport
 from .seeds import SeedSummary, parse_seeds, train_seeds
 from .tagging import WINDOW_BATCHES, tag_documents
 from .training import TrainResult
@@ -117,6 +118,14 @@ def train(
     return result if result.main else None
 
 
+def _reader_options(reader: ReaderOptions | None, options: dict[str, object]) -> ReaderOptions:
+    """``reader`` (default: the test split) with the reader options given as keywords."""
+    try:
+        return dataclasses.replace(reader or ReaderOptions(split="test"), **options)  # type: ignore[arg-type]
+    except TypeError as e:
+        raise NerError(f"unknown reader option ({e})") from None
+
+
 def evaluate(
     model: str | Path | Tagger,
     source: str | Path,
@@ -131,8 +140,29 @@ def evaluate(
     evaluate` does; ``predictions`` writes token, gold and predicted tags as CoNLL. The source is
     read with ``reader`` or the reader options as keywords (``split="test"``, ``token_col=0``, ...)."""
     loaded = model.loaded if isinstance(model, Tagger) else load_model(model, device=device)  # a Tagger stays where it is
-    try:
-        options = dataclasses.replace(reader or ReaderOptions(split="test"), **reader_options)  # type: ignore[arg-type]
-    except TypeError as e:
-        raise NerError(f"unknown reader option ({e})") from None
+    options = _reader_options(reader, reader_options)
     return Scores.from_dict(evaluate_model(loaded, str(source), predictions_path=predictions, reader=options, batch_size=batch_size))
+
+
+def report(
+    model: str | Path,
+    source: str | Path | None = None,
+    *,
+    output: str | Path | None = None,
+    worst: int = 50,
+    batch_size: int = 256,
+    device: str = "auto",
+    reader: ReaderOptions | None = None,
+    **reader_options: object,
+) -> ModelReport:
+    """Write the model directory's HTML report to ``output`` (default: MODEL/report.html), as
+    `ner-bilstm report` does, with the error analysis on the labelled ``source`` when given
+    (read like ``evaluate``'s); returns what the page shows as a ``ModelReport``."""
+    from .model_report import build_report
+    from .pages.report import write_report
+
+    options = _reader_options(reader, reader_options)
+    built = build_report(model, None if source is None else str(source), reader=options, batch_size=batch_size, device=device,
+                         worst=worst)
+    write_report(built, output if output is not None else Path(model) / "report.html")
+    return built

@@ -5,6 +5,8 @@ Loading validates every file before building anything and never unpickles.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,8 @@ from safetensors.torch import save
 
 from .devices import DEVICES, resolve_device
 from .errors import NerError
+from .evaluation import Scores
+from .events import EpochRecord
 from .io.files import write_bytes, write_json
 from .model import TaggerNetwork
 from .model_check import check_shapes, check_vocab, load_weights, read_header, read_json_file
@@ -122,6 +126,56 @@ def describe_model(directory: str | Path) -> ModelDescription:
     best_dev_f1, test_f1 = read_scores(directory)
     return ModelDescription(loaded.record, sum(p.numel() for p in loaded.model.parameters()), loaded.vocab.labels.itos,
                             len(loaded.vocab.words), len(loaded.vocab.chars), best_dev_f1, test_f1)
+
+
+@dataclass(frozen=True)
+class TrainingMetrics:
+    """metrics.json: the best epoch, epochs run, the best dev scores and the test scores (None when
+    the model had no test set), and the run's seconds."""
+
+    best_epoch: int
+    epochs_run: int
+    dev: Scores
+    test: Scores | None
+    seconds: float | None
+
+
+def read_metrics(directory: str | Path) -> TrainingMetrics | None:
+    """metrics.json of a model directory (None when absent), refused with a NerError when malformed."""
+    path = Path(directory) / METRICS
+    if not path.is_file():
+        return None
+    raw = read_json_file(path)
+    try:
+        test = raw.get("test")
+        return TrainingMetrics(int(raw["best_epoch"]), int(raw["epochs_run"]), Scores.from_dict(raw["dev"]),
+                               Scores.from_dict(test) if test is not None else None, raw.get("seconds"))
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise NerError(f"malformed metrics ({type(e).__name__}: {e})", path=str(path)) from None
+
+
+def read_history(directory: str | Path) -> list[EpochRecord]:
+    """history.jsonl of a model directory, one record per epoch ([] when absent); a malformed line
+    is refused with a NerError naming it."""
+    path = Path(directory) / HISTORY
+    if not path.is_file():
+        return []
+    names = {f.name for f in dataclasses.fields(EpochRecord)}
+    history = []
+    with open(path, "rb") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line.decode("utf-8"))
+                if not isinstance(raw, dict) or set(raw) != names:
+                    raise ValueError(f"expected the keys {', '.join(sorted(names))}")
+                if not all(isinstance(v, (int, float)) for k, v in raw.items()):
+                    raise ValueError("every value must be a number")
+                history.append(EpochRecord(**raw))
+            except ValueError as e:
+                raise NerError(f"malformed history record: {e}", path=str(path), line=lineno) from None
+    return history
 
 
 def read_scores(directory: str | Path) -> tuple[float | None, float | None]:

@@ -131,18 +131,18 @@ def record_line(doc: Document, with_tags: bool = False) -> str:
         return dumps(Document(doc.line, error=f"the result cannot be written as strict JSON: it holds {e}").to_dict())
 
 
-def display_spans(doc: Document) -> tuple[str, list[tuple[int, int, str]]]:
+def display_spans(doc: Document) -> tuple[str, list[CharSpan]]:
     """The document's text (tokens joined by spaces when it has none) and its entities as
-    character spans (start, end, label) into that text."""
+    scored character spans into that text."""
     entities = doc.entities
     if doc.text is not None:
-        return doc.text, [(e.start, e.end, e.label) for e in entities]  # type: ignore[misc]
+        return doc.text, [CharSpan(e.start, e.end, e.label, e.score) for e in entities]  # type: ignore[arg-type]
     tokens = doc.tokens
     starts, pos = [], 0
     for token in tokens:
         starts.append(pos)
         pos += len(token) + 1
-    return " ".join(tokens), [(starts[e.token_start], starts[e.token_end - 1] + len(tokens[e.token_end - 1]), e.label)
+    return " ".join(tokens), [CharSpan(starts[e.token_start], starts[e.token_end - 1] + len(tokens[e.token_end - 1]), e.label, e.score)
                               for e in entities]
 
 

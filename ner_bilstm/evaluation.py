@@ -15,6 +15,8 @@ from .schemes import Span, convert, detect_scheme, spans_to_tags
 
 if TYPE_CHECKING:
     from .artifact import LoadedModel
+    from .inference import Prediction
+    from .sentence import Sentence
 
 SEQEVAL_MODE = "seqeval default mode (conlleval-compatible, lenient chunking)"
 
@@ -83,19 +85,17 @@ def entity_scores(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[Sp
     return {"micro": micro, "types": types, "scheme": detect_scheme(gold), "mode": SEQEVAL_MODE}
 
 
-def evaluate_model(
+def tag_source(
     loaded: LoadedModel,
     source: str,
     *,
-    predictions_path: str | Path | None = None,
     reader: ReaderOptions | None = None,
     batch_size: int = 256,
     report: ReadReport | None = None,
-) -> dict:
-    """Tag the labelled ``source`` (read with ``reader``) with a loaded model and score it; optionally
-    write ``token gold predicted`` CoNLL lines (predictions in the data's scheme) to ``predictions_path``.
-    Entity types are renamed or dropped, and annotation-tool texts tokenised, as the model's training
-    data were (its label map and tokenisation), where ``reader`` leaves them at their defaults;
+) -> tuple[list[Sentence], list[Prediction]]:
+    """The labelled ``source`` (read with ``reader``) and a loaded model's predictions for it. Entity
+    types are renamed or dropped, and annotation-tool texts tokenised, as the model's training data
+    were (its label map and tokenisation), where ``reader`` leaves them at their defaults;
     ``report`` counts what reading changed."""
     from .inference import Predictor
 
@@ -108,7 +108,21 @@ def evaluate_model(
     sentences = list(read_source(source, reader, report=report))
     if not sentences:
         raise NerError("no sentences to evaluate", path=source)
-    predicted = Predictor(loaded, batch_size).predict(sentences)
+    return sentences, Predictor(loaded, batch_size).predict(sentences)
+
+
+def evaluate_model(
+    loaded: LoadedModel,
+    source: str,
+    *,
+    predictions_path: str | Path | None = None,
+    reader: ReaderOptions | None = None,
+    batch_size: int = 256,
+    report: ReadReport | None = None,
+) -> dict:
+    """Tag the labelled ``source`` with a loaded model (``tag_source``) and score it; optionally
+    write ``token gold predicted`` CoNLL lines (predictions in the data's scheme) to ``predictions_path``."""
+    sentences, predicted = tag_source(loaded, source, reader=reader, batch_size=batch_size, report=report)
     gold = [s.tags for s in sentences]
     scores = entity_scores(gold, [p.spans for p in predicted])
     scores["sentences"] = len(sentences)

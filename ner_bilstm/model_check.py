@@ -94,7 +94,7 @@ def check_config(config: Any, path: Path) -> dict[str, Any]:
             _optional(embeddings, key, int, path, "embeddings.")
         for key in ("name", "version"):
             _optional(embeddings, key, str, path, "embeddings.")
-    for key in ("labels", "entity_types"):
+    for key in ("labels", "entity_types", "command"):
         if not all(isinstance(v, str) for v in _optional(config, key, list, path) or []):
             raise NerError(f"{key} must be a list of strings", path=str(path))
     _optional(config, "created", str, path)

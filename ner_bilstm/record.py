@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,6 +55,11 @@ def fingerprint(path: str, split: str | None = None) -> dict[str, Any]:
     return {"path": str(path), "sha256": digest.hexdigest()}
 
 
+def current_command() -> list[str]:
+    """The command line of this process, the program by its file name (``ner-bilstm train ...``)."""
+    return [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else list(sys.argv[1:])
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -74,6 +80,7 @@ class ModelRecord:
     data: dict[str, dict[str, Any]] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=current_versions)
     created: str | None = field(default_factory=_now)
+    command: list[str] | None = field(default_factory=current_command)  # the command line that trained it
 
     @property
     def max_word_chars(self) -> int:
@@ -90,6 +97,8 @@ class ModelRecord:
         }
         if self.created is not None:
             out["created"] = self.created
+        if self.command is not None:
+            out["command"] = self.command
         return out
 
     @classmethod
@@ -111,4 +120,5 @@ class ModelRecord:
             data=config.get("data") or {},
             versions=config.get("versions") or {},
             created=config.get("created"),
+            command=config.get("command"),
         )

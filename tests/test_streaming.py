@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,10 +23,10 @@ print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
-def peak_rss_run(model, source: Path, target: Path) -> tuple[int, int]:
+def peak_rss_run(model, source: Path, target: Path, fmt: str = "jsonl") -> tuple[int, int]:
     """Exit code and peak RSS (KiB) of one `predict` run reading ``source`` on stdin."""
-    out = subprocess.run([sys.executable, "-c", MEASURE, str(source), str(target), EXE, "predict", "--model", str(model)],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run([sys.executable, "-c", MEASURE, str(source), str(target), EXE, "predict", "--model", str(model),
+                          "--output-format", fmt], capture_output=True, text=True, timeout=600)
     code, rss = out.stdout.split()
     return int(code), int(rss)
 
@@ -37,12 +38,18 @@ def write_lines(path: Path, n: int) -> Path:
     return path
 
 
-def test_a_long_stream_keeps_order_with_flat_memory(tiny_model, tmp_path):
+@pytest.mark.parametrize("fmt", ["jsonl", "html"])
+def test_a_long_stream_keeps_order_with_flat_memory(tiny_model, tmp_path, fmt):
     small, large = write_lines(tmp_path / "10k.jsonl", 10_000), write_lines(tmp_path / "100k.jsonl", 100_000)
-    code_s, rss_small = peak_rss_run(tiny_model, small, tmp_path / "s.out")
-    code_l, rss_large = peak_rss_run(tiny_model, large, tmp_path / "l.out")
+    code_s, rss_small = peak_rss_run(tiny_model, small, tmp_path / "s.out", fmt)
+    code_l, rss_large = peak_rss_run(tiny_model, large, tmp_path / "l.out", fmt)
     assert code_s == 0 and code_l == 0
-    ids = [json.loads(line)["id"] for line in (tmp_path / "l.out").open()]
+    if fmt == "jsonl":
+        ids = [json.loads(line)["id"] for line in (tmp_path / "l.out").open()]
+    else:  # one page: a block per line showing its input line number, in order, then the summary
+        page = (tmp_path / "l.out").read_text(encoding="utf-8")
+        ids = [int(n) - 1 for n in re.findall(r'^<div class="doc" id="doc-\d+"><span class="ln">(\d+)</span>', page, re.M)]
+        assert page.rstrip().endswith("</html>") and "100,000 documents" in page
     assert ids == list(range(100_000))
     # Ten times the input, the same memory: bounded by the window, not by the input size.
     assert rss_large < rss_small * 1.15 + 20_000, (rss_small, rss_large)
