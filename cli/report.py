@@ -32,11 +32,13 @@ def report(
     worst sentences with gold and predicted entities side by side. Needs matplotlib (the report extra)."""
     if worst < 0 or batch_size < 1:
         raise typer.BadParameter("--worst must be >= 0 and --batch-size >= 1")
+    from ner_bilstm.artifact import HISTORY
     from ner_bilstm.model_report import build_report
     from ner_bilstm.pages.curves import require_matplotlib
     from ner_bilstm.pages.report import render_report, write_report
 
-    require_matplotlib()  # before the model is loaded and the data tagged
+    if (model / HISTORY).is_file():
+        require_matplotlib()  # the curves need it: say so before the data are tagged
     reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field, input_format, tokenize)
     built = build_report(model, source, reader=reader, batch_size=batch_size, device=device.value, worst=worst)
     if built.source is not None and built.source.read_note:

@@ -6,7 +6,6 @@ Loading validates every file before building anything and never unpickles.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,9 @@ from .errors import NerError
 from .evaluation import Scores
 from .events import EpochRecord
 from .io.files import write_bytes, write_json
+from .io.strict_json import loads
 from .model import TaggerNetwork
-from .model_check import check_shapes, check_vocab, load_weights, read_header, read_json_file
+from .model_check import check_shapes, check_vocab, load_weights, optional, read_header, read_json_file, require
 from .record import ModelRecord
 from .vocab import Vocabularies
 
@@ -140,40 +140,60 @@ class TrainingMetrics:
     seconds: float | None
 
 
+def _scores(raw: Any, path: Path, where: str) -> Scores:
+    """A Scores record from metrics.json's ``where`` part, every number checked."""
+    require(raw if isinstance(raw, dict) else None, "types", dict, path, where)
+    for name, part in (("micro", raw.get("micro")), *((f"types.{t}", v) for t, v in raw["types"].items())):
+        if not isinstance(part, dict):
+            raise NerError(f"key '{where}{name}' has the wrong type", path=str(path))
+        for key in ("precision", "recall", "f1"):
+            require(part, key, (int, float), path, f"{where}{name}.")
+        require(part, "support", int, path, f"{where}{name}.")
+    for key in ("scheme", "mode"):
+        require(raw, key, str, path, where)
+    try:
+        return Scores.from_dict(raw)
+    except TypeError as e:
+        raise NerError(f"malformed scores at '{where.rstrip('.')}' ({e})", path=str(path)) from None
+
+
 def read_metrics(directory: str | Path) -> TrainingMetrics | None:
-    """metrics.json of a model directory (None when absent), refused with a NerError when malformed."""
+    """metrics.json of a model directory (None when absent), refused with a NerError naming the
+    key when anything is missing or mistyped."""
     path = Path(directory) / METRICS
     if not path.is_file():
         return None
     raw = read_json_file(path)
-    try:
-        test = raw.get("test")
-        return TrainingMetrics(int(raw["best_epoch"]), int(raw["epochs_run"]), Scores.from_dict(raw["dev"]),
-                               Scores.from_dict(test) if test is not None else None, raw.get("seconds"))
-    except (AttributeError, KeyError, TypeError, ValueError) as e:
-        raise NerError(f"malformed metrics ({type(e).__name__}: {e})", path=str(path)) from None
+    if not isinstance(raw, dict):
+        raise NerError("metrics must be a JSON object", path=str(path))
+    test = optional(raw, "test", dict, path)
+    return TrainingMetrics(require(raw, "best_epoch", int, path), require(raw, "epochs_run", int, path),
+                           _scores(require(raw, "dev", dict, path), path, "dev."),
+                           _scores(test, path, "test.") if test is not None else None, optional(raw, "seconds", (int, float), path))
 
 
 def read_history(directory: str | Path) -> list[EpochRecord]:
-    """history.jsonl of a model directory, one record per epoch ([] when absent); a malformed line
-    is refused with a NerError naming it."""
+    """history.jsonl of a model directory, one record per epoch ([] when absent), parsed strictly
+    (no NaN, bounded nesting); a malformed line is refused with a NerError naming it."""
     path = Path(directory) / HISTORY
     if not path.is_file():
         return []
-    names = {f.name for f in dataclasses.fields(EpochRecord)}
+    fields = {f.name: f.type for f in dataclasses.fields(EpochRecord)}
     history = []
     with open(path, "rb") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                raw = json.loads(line.decode("utf-8"))
-                if not isinstance(raw, dict) or set(raw) != names:
-                    raise ValueError(f"expected the keys {', '.join(sorted(names))}")
-                if not all(isinstance(v, (int, float)) for k, v in raw.items()):
-                    raise ValueError("every value must be a number")
+                raw = loads(line.decode("utf-8"))
+                if not isinstance(raw, dict) or set(raw) != set(fields):
+                    raise ValueError(f"expected the keys {', '.join(sorted(fields))}")
+                for key, value in raw.items():
+                    kind = {"bool": bool, "int": int}.get(fields[key], (int, float))
+                    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+                        raise ValueError(f"{key} must be {'true or false' if kind is bool else 'a number'}")
                 history.append(EpochRecord(**raw))
-            except ValueError as e:
+            except ValueError as e:  # JsonError and UnicodeDecodeError included
                 raise NerError(f"malformed history record: {e}", path=str(path), line=lineno) from None
     return history
 

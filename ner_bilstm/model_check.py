@@ -59,7 +59,8 @@ def require(obj: Any, key: str, kind: type | tuple, path: Path, where: str = "")
     return value
 
 
-def _optional(obj: dict, key: str, kind: type | tuple, path: Path, where: str = "") -> Any:
+def optional(obj: dict, key: str, kind: type | tuple, path: Path, where: str = "") -> Any:
+    """``obj[key]`` checked as ``require`` does when it is present and not null; else None."""
     return require(obj, key, kind, path, where) if key in obj and obj[key] is not None else None
 
 
@@ -76,7 +77,7 @@ def check_config(config: Any, path: Path) -> dict[str, Any]:
     for key in MODEL_KEYS:
         require(model, key, (int, float) if kinds[key] is float else kinds[key], path, "model.")
     training = require(config, "training", dict, path)
-    max_chars = _optional(training, "max_word_chars", int, path, "training.")
+    max_chars = optional(training, "max_word_chars", int, path, "training.")
     # Choices, ranges and upper bounds have one home: the training configuration's own checks.
     extra = {} if max_chars is None else {"max_word_chars": max_chars}
     TrainConfig(**{k: model[k] for k in MODEL_KEYS}, **extra).validate(str(path))
@@ -85,23 +86,23 @@ def check_config(config: Any, path: Path) -> dict[str, Any]:
             raise NerError(f"{key} must be one of {', '.join(choices)}, not {config[key]!r}", path=str(path))
     if config.get("tokenization", "word") not in TOKENIZATIONS:
         raise NerError(f"tokenization must be one of {', '.join(TOKENIZATIONS)}, not {config['tokenization']!r}", path=str(path))
-    embeddings = _optional(config, "embeddings", dict, path)
+    embeddings = optional(config, "embeddings", dict, path)
     if embeddings is not None:
         for key in ("dim", "words"):
             require(embeddings, key, int, path, "embeddings.")
         require(embeddings, "tokens", (int, float), path, "embeddings.")
         for key in ("vocabulary", "file_words"):
-            _optional(embeddings, key, int, path, "embeddings.")
+            optional(embeddings, key, int, path, "embeddings.")
         for key in ("name", "version"):
-            _optional(embeddings, key, str, path, "embeddings.")
+            optional(embeddings, key, str, path, "embeddings.")
     for key in ("labels", "entity_types", "command"):
-        if not all(isinstance(v, str) for v in _optional(config, key, list, path) or []):
+        if not all(isinstance(v, str) for v in optional(config, key, list, path) or []):
             raise NerError(f"{key} must be a list of strings", path=str(path))
-    _optional(config, "created", str, path)
-    for role, fingerprint in (_optional(config, "data", dict, path) or {}).items():
+    optional(config, "created", str, path)
+    for role, fingerprint in (optional(config, "data", dict, path) or {}).items():
         require(fingerprint if isinstance(fingerprint, dict) else None, "path", str, path, f"data.{role}.")
-        _optional(fingerprint, "sha256", str, path, f"data.{role}.")
-    for name, value in (_optional(config, "versions", dict, path) or {}).items():
+        optional(fingerprint, "sha256", str, path, f"data.{role}.")
+    for name, value in (optional(config, "versions", dict, path) or {}).items():
         if not isinstance(value, str):
             raise NerError(f"key 'versions.{name}' has the wrong type", path=str(path))
     return config
@@ -122,7 +123,7 @@ def check_vocab(raw: Any, path: Path, train_scheme: str) -> Vocabularies:
     if len(counts) != len(words) or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
         raise NerError("word_counts must hold one count (an integer >= 0) per word", path=str(path))
     require(raw, "normalize_digits", bool, path)
-    _optional(raw, "lowercase", bool, path)
+    optional(raw, "lowercase", bool, path)
     bigrams = _strings(raw, "bigrams", path) if "bigrams" in raw else None
     for key, entries in (("words", words), ("chars", chars), ("bigrams", bigrams)):
         if entries is not None and entries[:2] != [PAD, UNK]:

@@ -55,9 +55,18 @@ def fingerprint(path: str, split: str | None = None) -> dict[str, Any]:
     return {"path": str(path), "sha256": digest.hexdigest()}
 
 
-def current_command() -> list[str]:
-    """The command line of this process, the program by its file name (``ner-bilstm train ...``)."""
-    return [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else list(sys.argv[1:])
+def current_command() -> list[str] | None:
+    """The ``ner-bilstm`` command line this process runs (``ner-bilstm train ...``, also under
+    torchrun or as ``python -m ner_bilstm``); None when the process is something else (a script
+    or notebook using the Python API), whose command line would not say how the model was made."""
+    if not sys.argv:
+        return None
+    program = Path(sys.argv[0])
+    if program.name == "ner-bilstm":
+        return ["ner-bilstm", *sys.argv[1:]]
+    if program.name == "__main__.py" and program.parent.name == "ner_bilstm":
+        return ["python", "-m", "ner_bilstm", *sys.argv[1:]]
+    return None
 
 
 def _now() -> str:
@@ -80,7 +89,7 @@ class ModelRecord:
     data: dict[str, dict[str, Any]] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=current_versions)
     created: str | None = field(default_factory=_now)
-    command: list[str] | None = field(default_factory=current_command)  # the command line that trained it
+    command: list[str] | None = field(default_factory=current_command)  # the ner-bilstm command line that trained it
 
     @property
     def max_word_chars(self) -> int:

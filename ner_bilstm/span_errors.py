@@ -3,9 +3,10 @@ matrix with missed and spurious entities, and boundary errors counted apart from
 
 Pairing, per sentence (both sides are flat, so each span overlaps few others):
 1. spans with the same boundaries pair (a correct entity, or a type error when the types differ);
-2. of the rest, overlapping spans pair, largest overlap first (a boundary error, or a boundary
-   and type error);
-3. a gold span left unpaired was missed; a predicted one left unpaired is spurious.
+2. of the rest, as many overlapping spans as possible pair (a maximum matching; larger overlaps
+   are tried first): a boundary error, or a boundary and type error;
+3. a gold span left unpaired was missed; a predicted one left unpaired is spurious. An unpaired
+   span may still overlap another: one prediction over two gold entities pairs with one of them.
 Every gold and every predicted span lands in exactly one of these counts.
 """
 
@@ -16,8 +17,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .schemes import Span
-
-MISSED, SPURIOUS = "missed", "spurious"
 
 
 @dataclass(frozen=True)
@@ -43,38 +42,55 @@ class SentenceErrors:
         return len(self.exact) - self.correct + len(self.overlapping) + len(self.missed) + len(self.spurious)
 
 
+def _overlap(a: Span, b: Span) -> int:
+    return min(a.end, b.end) - max(a.start, b.start)
+
+
+def _max_matching(gold: list[Span], predicted: list[Span]) -> list[tuple[Span, Span]]:
+    """A maximum matching of overlapping spans (augmenting paths; each span's candidates tried
+    largest overlap first), as (gold, predicted) pairs in gold order."""
+    candidates = {g: sorted((p for p in predicted if _overlap(g, p) > 0), key=lambda p: (-_overlap(g, p), p.start)) for g in gold}
+    owner: dict[Span, Span] = {}  # predicted -> gold
+
+    def augment(g: Span, seen: set[Span]) -> bool:
+        for p in candidates[g]:
+            if p not in seen:
+                seen.add(p)
+                if p not in owner or augment(owner[p], seen):
+                    owner[p] = g
+                    return True
+        return False
+
+    for g in gold:
+        augment(g, set())
+    return sorted(((g, p) for p, g in owner.items()), key=lambda pair: pair[0].start)
+
+
 def pair_spans(gold: Sequence[Span], predicted: Sequence[Span], index: int = 0) -> SentenceErrors:
     """Pair one sentence's gold and predicted spans (see the module's rules)."""
     by_bounds = {(p.start, p.end): p for p in predicted}
     exact = [(g, by_bounds[(g.start, g.end)]) for g in gold if (g.start, g.end) in by_bounds]
     paired_gold = {g for g, _ in exact}
     paired_pred = {p for _, p in exact}
-    candidates = sorted(
-        ((min(g.end, p.end) - max(g.start, p.start), g, p)
-         for g in gold if g not in paired_gold for p in predicted if p not in paired_pred
-         if min(g.end, p.end) > max(g.start, p.start)),
-        key=lambda c: (-c[0], c[1].start, c[2].start),
-    )
-    overlapping = []
-    for _, g, p in candidates:
-        if g not in paired_gold and p not in paired_pred:
-            overlapping.append((g, p))
-            paired_gold.add(g)
-            paired_pred.add(p)
-    overlapping.sort(key=lambda pair: pair[0].start)
+    overlapping = _max_matching([g for g in gold if g not in paired_gold], [p for p in predicted if p not in paired_pred])
+    paired_gold.update(g for g, _ in overlapping)
+    paired_pred.update(p for _, p in overlapping)
     return SentenceErrors(index, list(gold), list(predicted), exact, overlapping,
                           [g for g in gold if g not in paired_gold], [p for p in predicted if p not in paired_pred])
 
 
 @dataclass
 class SpanErrors:
-    """Counts over a corpus. ``confusion[(gold, predicted)]`` counts spans with the same boundaries,
-    with ``(gold, MISSED)`` and ``(SPURIOUS, predicted)`` for the unpaired; ``boundary[(gold,
-    predicted)]`` counts overlapping pairs whose boundaries differ. ``types`` is the row order."""
+    """Counts over a corpus: ``confusion[(gold, predicted)]`` counts pairs with the same boundaries
+    (the diagonal is the correct entities), ``boundary[(gold, predicted)]`` overlapping pairs whose
+    boundaries differ, ``missed[gold]`` and ``spurious[predicted]`` the unpaired spans by type.
+    ``types`` is the order of rows and columns."""
 
     types: list[str]
     confusion: Counter = field(default_factory=Counter)
     boundary: Counter = field(default_factory=Counter)
+    missed: Counter = field(default_factory=Counter)
+    spurious: Counter = field(default_factory=Counter)
     gold: int = 0
     predicted: int = 0
 
@@ -83,8 +99,8 @@ class SpanErrors:
         self.predicted += len(sentence.predicted)
         self.confusion.update((g.label, p.label) for g, p in sentence.exact)
         self.boundary.update((g.label, p.label) for g, p in sentence.overlapping)
-        self.confusion.update((g.label, MISSED) for g in sentence.missed)
-        self.confusion.update((SPURIOUS, p.label) for p in sentence.spurious)
+        self.missed.update(g.label for g in sentence.missed)
+        self.spurious.update(p.label for p in sentence.spurious)
 
     @property
     def correct(self) -> int:
@@ -93,7 +109,7 @@ class SpanErrors:
     @property
     def type_errors(self) -> int:
         """Right boundaries, wrong type."""
-        return sum(n for (g, p), n in self.confusion.items() if g != p and MISSED != p and g != SPURIOUS)
+        return sum(n for (g, p), n in self.confusion.items() if g != p)
 
     @property
     def boundary_errors(self) -> int:
@@ -106,20 +122,12 @@ class SpanErrors:
         return sum(n for (g, p), n in self.boundary.items() if g != p)
 
     @property
-    def missed(self) -> int:
-        return sum(n for (_, p), n in self.confusion.items() if p == MISSED)
+    def missed_total(self) -> int:
+        return sum(self.missed.values())
 
     @property
-    def spurious(self) -> int:
-        return sum(n for (g, _), n in self.confusion.items() if g == SPURIOUS)
-
-    def rows(self) -> list[str]:
-        """Gold types, then SPURIOUS: the confusion matrix's rows."""
-        return [*self.types, SPURIOUS]
-
-    def columns(self) -> list[str]:
-        """Predicted types, then MISSED: the confusion matrix's columns."""
-        return [*self.types, MISSED]
+    def spurious_total(self) -> int:
+        return sum(self.spurious.values())
 
 
 @dataclass

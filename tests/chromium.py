@@ -56,9 +56,9 @@ def drawn_share(png: Path) -> tuple[float, int]:
     return float((flat < 245).any(axis=1).mean()), len(np.unique(flat, axis=0))
 
 
-def has_colour(png: Path, hex_colour: str, at_least: int = 50) -> bool:
-    """Whether at least ``at_least`` pixels of the screenshot have exactly ``hex_colour``."""
-    rgb = pixels(png)
+def has_colour(png: Path, hex_colour: str, at_least: int = 50, below: int = 0) -> bool:
+    """Whether at least ``at_least`` pixels of the screenshot, ``below`` the given row, have exactly ``hex_colour``."""
+    rgb = pixels(png)[below:]
     want = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return int((rgb == want).all(axis=2).sum()) >= at_least
 

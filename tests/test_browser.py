@@ -56,7 +56,7 @@ def test_make_demo_writes_a_report_that_shows_curves_tables_and_confusion(browse
     types = json.loads((demo / "config.json").read_text())["entity_types"]
     for table in ("scores-dev", "scores-test", "scores-source"):
         rows = [[c.text() for c in tr.iter("td")] for tr in root.by_id(table).iter("tr")][1:]
-        assert [r[0] for r in rows] == [*types, "micro"], table
+        assert [r[0] for r in rows] == [*types, "all types (micro)"], table
         assert all(0 <= float(v) <= 100 for r in rows for v in r[1:4])
     confusion = [[c.text() for c in tr.children if hasattr(c, "tag")] for tr in root.by_id("confusion").iter("tr")]
     assert confusion[0][1:] == [*types, "missed"] and [r[0] for r in confusion[1:]] == [*types, "spurious"]
@@ -74,13 +74,14 @@ def test_predict_html_shows_every_entity_highlighted(browser, demo, tmp_path):
     root, png = looked_at(browser, page, tmp_path, height=1400)
     docs = root.with_class("doc")
     assert len(docs) == len(records) == sum(1 for line in text.read_text().splitlines() if line.strip())
+    palette = colours(json.loads((demo / "config.json").read_text())["entity_types"])
     for doc, record in zip(docs, records):
         assert doc.with_class("text")[0].text(skip_class="lab") == record["text"]
-        marks = [(m.text(skip_class="lab"), m.attrs["data-label"]) for m in doc.iter("mark")]
-        assert marks == [(e["text"], e["label"]) for e in record["entities"]]
-    palette = colours(json.loads((demo / "config.json").read_text())["entity_types"])
+        marks = [(m.text(skip_class="lab"), m.attrs["data-label"], m.attrs["style"]) for m in doc.iter("mark")]
+        assert marks == [(e["text"], e["label"], f"background:{palette[e['label']]}") for e in record["entities"]]
     seen = {e["label"] for r in records for e in r["entities"]}
-    assert all(chromium.has_colour(png, palette[label]) for label in seen)  # each type's highlight is on screen
+    # Each type's highlight is on screen below the header (whose legend shows every colour anyway).
+    assert all(chromium.has_colour(png, palette[label], below=140) for label in seen)
 
 
 def test_hostile_input_shows_as_text_and_never_runs(browser, tiny_model, tmp_path):

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from ner_bilstm.io.spans import CharSpan
 from ner_bilstm.pages.marks import colours, marked_text
 from ner_bilstm.schemes import Span
-from ner_bilstm.span_errors import MISSED, SPURIOUS, analyse, pair_spans
+from ner_bilstm.span_errors import analyse, pair_spans
 
 from .chromium import parse
 
@@ -43,14 +43,30 @@ def flat_spans(draw, length: int = 30):
 @given(flat_spans(), flat_spans())
 def test_every_gold_and_predicted_span_is_counted_exactly_once(gold, predicted):
     result = analyse([gold], [predicted]).errors
-    on_gold = result.correct + result.type_errors + result.boundary_errors + result.boundary_type_errors + result.missed
-    on_predicted = result.correct + result.type_errors + result.boundary_errors + result.boundary_type_errors + result.spurious
-    assert (on_gold, on_predicted) == (len(gold), len(predicted))
+    paired = result.correct + result.type_errors + result.boundary_errors + result.boundary_type_errors
+    assert (paired + result.missed_total, paired + result.spurious_total) == (len(gold), len(predicted))
     assert result.correct == len(set(gold) & set(predicted))
     pair = pair_spans(gold, predicted)
     for g, p in pair.overlapping:
         assert (g.start, g.end) != (p.start, p.end) and min(g.end, p.end) > max(g.start, p.start)
     assert pair.errors == 0 if gold == predicted else pair.errors > 0
+    # As many overlapping pairs as there can be, among the spans without an exact partner.
+    exact = {(g.start, g.end) for g, _ in pair.exact}
+    rest_gold = [g for g in gold if (g.start, g.end) not in exact]
+    rest_pred = [p for p in predicted if (p.start, p.end) not in exact]
+    assert len(pair.overlapping) == most_pairs(rest_gold, rest_pred)
+
+
+def most_pairs(gold: list[Span], predicted: list[Span]) -> int:
+    """The largest number of disjoint overlapping (gold, predicted) pairs, by exhaustive search."""
+    if not gold:
+        return 0
+    first, rest = gold[0], gold[1:]
+    best = most_pairs(rest, predicted)
+    for i, p in enumerate(predicted):
+        if min(first.end, p.end) > max(first.start, p.start):
+            best = max(best, 1 + most_pairs(rest, predicted[:i] + predicted[i + 1:]))
+    return best
 
 
 def test_the_kinds_of_error_are_told_apart():
@@ -58,10 +74,24 @@ def test_the_kinds_of_error_are_told_apart():
     predicted = [Span(0, 2, "PER"), Span(3, 4, "ORG"), Span(5, 7, "ORG"), Span(9, 11, "LOC"), Span(14, 15, "PER")]
     analysis = analyse([gold], [predicted])
     e = analysis.errors
-    assert (e.correct, e.type_errors, e.boundary_errors, e.boundary_type_errors, e.missed, e.spurious) == (1, 1, 1, 1, 1, 1)
-    assert e.confusion[("LOC", "ORG")] == 1 and e.confusion[("LOC", MISSED)] == 1 and e.confusion[(SPURIOUS, "PER")] == 1
+    assert (e.correct, e.type_errors, e.boundary_errors, e.boundary_type_errors, e.missed_total, e.spurious_total) == (1, 1, 1, 1, 1, 1)
+    assert e.confusion[("LOC", "ORG")] == 1 and e.missed["LOC"] == 1 and e.spurious["PER"] == 1
     assert e.boundary[("ORG", "ORG")] == 1 and e.boundary[("MISC", "LOC")] == 1
     assert analysis.worst[0].errors == 5
+
+
+def test_a_prediction_over_two_gold_entities_pairs_with_one_and_the_most_pairs_are_made():
+    merged = pair_spans([Span(0, 2, "LOC"), Span(2, 3, "ORG")], [Span(0, 3, "ORG")])
+    assert merged.overlapping == [(Span(0, 2, "LOC"), Span(0, 3, "ORG"))] and merged.missed == [Span(2, 3, "ORG")]
+    # Largest overlap first would pair (2,6) with (1,4) and leave two spans unpaired; two pairs can be made.
+    chain = pair_spans([Span(0, 2, "PER"), Span(2, 6, "ORG")], [Span(1, 4, "ORG"), Span(5, 7, "ORG")])
+    assert len(chain.overlapping) == 2 and not chain.missed and not chain.spurious
+
+
+def test_types_named_like_the_outcomes_are_counted_as_types():
+    spans = [Span(0, 1, "missed"), Span(2, 3, "spurious"), Span(4, 5, "micro")]
+    e = analyse([spans], [spans]).errors
+    assert (e.correct, e.missed_total, e.spurious_total) == (3, 0, 0)
 
 
 def test_worst_sentences_come_most_errors_first_then_in_source_order():
@@ -100,18 +130,18 @@ def test_predict_html_escapes_the_input_and_marks_every_entity(tiny_model, tmp_p
         assert all(m.attrs["title"] == f"{e['label']}: p = {e['score']:.3f}" for m, e in zip(doc.iter("mark"), record["entities"]))
 
 
-def test_report_has_every_section_and_records_the_command_line(tiny_model, corpus, tmp_path):
+def test_report_has_every_section(tiny_model, corpus, tmp_path):
     target = tmp_path / "r.html"
     result = runner.invoke(app, ["report", "--model", str(tiny_model), str(corpus["dev"]), "--output", str(target), "--worst", "5"])
     assert result.exit_code == 0, result.output
     root = parse(target.read_text(encoding="utf-8"))
-    sections = ("curves", "scores-dev", "scores-test", "scores-source", "outcomes", "confusion", "boundary", "worst", "card", "command")
+    sections = ("curves", "scores-dev", "scores-test", "scores-source", "outcomes", "confusion", "boundary", "worst", "card")
     for section in sections:
         assert root.by_id(section) is not None, section
     assert len(list(root.by_id("curves").iter("path"))) > 20  # axes, ticks and the curves themselves
     config = json.loads((tiny_model / "config.json").read_text())
     types = config["entity_types"]
-    assert root.by_id("command").text() == shlex.join(config["command"])
+    assert root.by_id("command-missing") is not None  # trained through the API: no command line to show
     assert [r.children[0].text() for r in root.by_id("confusion").iter("tr")][1:] == [*types, "spurious"]
     assert len(root.with_class("pair")) <= 5
     gold = sum(int(c.text()) for row in list(root.by_id("outcomes").iter("tr"))[1:] for c in row.children[1:2]
@@ -119,29 +149,60 @@ def test_report_has_every_section_and_records_the_command_line(tiny_model, corpu
     assert gold == sum(line.split()[-1].startswith("B-") for line in corpus["dev"].read_text().splitlines() if line.strip())
 
 
+def test_the_ner_bilstm_command_line_that_trained_a_model_is_on_its_card(corpus, tmp_path):
+    args = ["train", "--train", str(corpus["train"]), "--dev", str(corpus["dev"]), "--output", str(tmp_path / "m"), "--epochs", "1",
+            "--hidden", "16", "--word-dim", "8", "--char-filters", "4", "--char-dim", "4"]
+    done = subprocess.run([EXE, *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["command"] == ["ner-bilstm", *args]
+    assert runner.invoke(app, ["report", "--model", str(tmp_path / "m")]).exit_code == 0
+    page = parse((tmp_path / "m" / "report.html").read_text(encoding="utf-8"))
+    assert page.by_id("command").text() == shlex.join(["ner-bilstm", *args])
+
+
 def test_report_of_an_old_model_without_history_or_metrics(tiny_model, tmp_path):
     old = tmp_path / "old"
     shutil.copytree(tiny_model, old)
     (old / "history.jsonl").unlink()
     (old / "metrics.json").unlink()
-    config = json.loads((old / "config.json").read_text())
-    del config["command"]
-    (old / "config.json").write_text(json.dumps(config))
     result = runner.invoke(app, ["report", "--model", str(old)])
     assert result.exit_code == 0, result.output
     page = (old / "report.html").read_text(encoding="utf-8")
-    assert 'id="curves-missing"' in page and "has no metrics.json" in page and "Not recorded" in page
+    assert 'id="curves-missing"' in page and "has no metrics.json" in page and 'id="command-missing"' in page
 
 
-def test_a_malformed_history_is_one_line_naming_file_and_line(tiny_model, tmp_path):
+@pytest.mark.parametrize("line", ['{"epoch": 2, "loss": "<script>"}', "[" * 100_000 + "]" * 100_000, "NaN", "\udcff\udcfe",
+                                  "loss=NaN"])
+def test_a_malformed_history_line_is_one_line_naming_file_and_line(tiny_model, tmp_path, line):
     broken = tmp_path / "broken"
     shutil.copytree(tiny_model, broken)
     lines = (broken / "history.jsonl").read_text().splitlines()
-    lines[1] = '{"epoch": 2, "loss": "<script>"}'
-    (broken / "history.jsonl").write_text("\n".join(lines) + "\n")
+    record = json.loads(lines[1])
+    lines[1] = line if line != "loss=NaN" else json.dumps({**record, "loss": float("nan")})
+    (broken / "history.jsonl").write_bytes(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
     done = subprocess.run([EXE, "report", "--model", str(broken)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
     assert "history.jsonl:2" in done.stderr and "malformed history record" in done.stderr
+
+
+@pytest.mark.parametrize("change", [("dev", "micro", "precision", "<b>x</b>"), ("test", "types", None, None),
+                                    ("dev", "micro", "f1", None), ("seconds", None, None, "<script>"), ("best_epoch", None, None, "5"),
+                                    ("dev", "micro", "support", True)])
+def test_malformed_metrics_are_one_line_naming_the_key(tiny_model, tmp_path, change):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model, broken)
+    metrics = json.loads((broken / "metrics.json").read_text())
+    role, part, key, value = change
+    if part is None:
+        metrics[role] = value
+    elif key is None:
+        metrics[role][part] = {"PER": {"precision": 1}}
+    else:
+        metrics[role][part][key] = value
+    (broken / "metrics.json").write_text(json.dumps(metrics))
+    done = subprocess.run([EXE, "report", "--model", str(broken)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "metrics.json" in done.stderr and (key or part or role) in done.stderr
 
 
 def test_without_matplotlib_the_report_says_which_install_brings_it(tiny_model, tmp_path):

@@ -20,11 +20,12 @@ except ImportError:  # pragma: no cover
 from ..errors import NerError
 from ..evaluation import Scores
 from ..model_report import ModelReport, WorstSentence
-from ..span_errors import MISSED, SPURIOUS, SpanErrors
+from ..span_errors import SpanErrors
 from .curves import INSTALL, curves_svg
 from .marks import CSS, SECURITY, colours, legend, marked_text
 
 TEMPLATES = Path(__file__).parent / "templates"
+TOTAL = "all types (micro)"  # the total row of a score table, named so no entity type can take it for its own
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def score_rows(scores: Scores) -> list[list[str]]:
     """Per-type rows, then the micro row: type, precision, recall, F1, support."""
     rows = [[t, f"{s.precision:.2f}", f"{s.recall:.2f}", f"{s.f1:.2f}", str(s.support)] for t, s in scores.types.items()]
     m = scores.micro
-    return [*rows, ["micro", f"{m.precision:.2f}", f"{m.recall:.2f}", f"{m.f1:.2f}", str(m.support)]]
+    return [*rows, [TOTAL, f"{m.precision:.2f}", f"{m.recall:.2f}", f"{m.f1:.2f}", str(m.support)]]
 
 
 def _shade(count: int, largest: int, right: bool) -> str:
@@ -50,20 +51,18 @@ def _shade(count: int, largest: int, right: bool) -> str:
 
 
 def confusion_rows(errors: SpanErrors) -> list[tuple[str, list[Cell]]]:
-    """The confusion matrix as (row name, cells): green on the diagonal, red elsewhere, each
-    shade scaled to the largest count of its kind."""
+    """The confusion matrix as (row name, cells): gold types then "spurious" as rows, predicted
+    types then "missed" as columns; green on the diagonal, red elsewhere, each shade scaled to
+    the largest count of its kind."""
     right = max((errors.confusion[(t, t)] for t in errors.types), default=0)
-    wrong = max((n for (g, p), n in errors.confusion.items() if g != p), default=0)
-    rows = []
-    for g in errors.rows():
-        cells = []
-        for p in errors.columns():
-            if g == SPURIOUS and p == MISSED:
-                cells.append(Cell(""))
-                continue
-            n = errors.confusion[(g, p)]
-            cells.append(Cell(str(n) if n else "·", _shade(n, right if g == p else wrong, g == p)))
-        rows.append((g, cells))
+    wrong = max([n for (g, p), n in errors.confusion.items() if g != p] + [*errors.missed.values(), *errors.spurious.values()],
+                default=0)
+
+    def cell(n: int, diagonal: bool = False) -> Cell:
+        return Cell(str(n) if n else "·", _shade(n, right if diagonal else wrong, diagonal))
+
+    rows = [(g, [*(cell(errors.confusion[(g, p)], g == p) for p in errors.types), cell(errors.missed[g])]) for g in errors.types]
+    rows.append(("spurious", [*(cell(errors.spurious[p]) for p in errors.types), Cell("")]))
     return rows
 
 
@@ -81,8 +80,8 @@ def error_summary(errors: SpanErrors) -> list[tuple[str, int, str]]:
         ("type errors", errors.type_errors, "same boundaries, other type"),
         ("boundary errors", errors.boundary_errors, "overlapping, same type, other boundaries"),
         ("boundary and type errors", errors.boundary_type_errors, "overlapping, other boundaries and type"),
-        ("missed", errors.missed, "a gold entity nothing predicted overlaps"),
-        ("spurious", errors.spurious, "a predicted entity no gold entity overlaps"),
+        ("missed", errors.missed_total, "a gold entity no prediction pairs with"),
+        ("spurious", errors.spurious_total, "a predicted entity no gold entity pairs with"),
     ]
 
 
@@ -155,6 +154,7 @@ def render_report(report: ModelReport) -> str:
         css=Markup(CSS), security=Markup(SECURITY), directory=report.directory, description=d, metrics=metrics,
         history=report.history, curves=curves, tables=tables, source=source, legend=Markup(legend(palette)),
         errors=errors, summary=error_summary(errors) if errors else None,
+        has_errors=errors is not None and not errors.correct == errors.gold == errors.predicted,
         confusion=confusion_rows(errors) if errors else None, boundary=boundary_rows(errors) if errors else None,
         worst=list(worst_view(source.worst, palette)) if source else None, card=card_rows(report),
     )
