@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from ner_bilstm_cli.main import app
 from typer.testing import CliRunner
 
+from ner_bilstm.artifact import read_history, read_metrics
+from ner_bilstm.errors import NerError
 from ner_bilstm.io.spans import CharSpan
 from ner_bilstm.pages.marks import colours, marked_text
 from ner_bilstm.schemes import Span
@@ -172,23 +174,23 @@ def test_report_of_an_old_model_without_history_or_metrics(tiny_model, tmp_path)
 
 
 @pytest.mark.parametrize("line", ['{"epoch": 2, "loss": "<script>"}', "[" * 100_000 + "]" * 100_000, "NaN", "\udcff\udcfe",
-                                  "loss=NaN"])
-def test_a_malformed_history_line_is_one_line_naming_file_and_line(tiny_model, tmp_path, line):
+                                  "loss=NaN", "best=1"])
+def test_a_malformed_history_line_is_refused_naming_file_and_line(tiny_model, tmp_path, line):
     broken = tmp_path / "broken"
     shutil.copytree(tiny_model, broken)
     lines = (broken / "history.jsonl").read_text().splitlines()
     record = json.loads(lines[1])
-    lines[1] = line if line != "loss=NaN" else json.dumps({**record, "loss": float("nan")})
+    lines[1] = {"loss=NaN": json.dumps({**record, "loss": float("nan")}), "best=1": json.dumps({**record, "best": 1})}.get(line, line)
     (broken / "history.jsonl").write_bytes(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
-    done = subprocess.run([EXE, "report", "--model", str(broken)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
-    assert "history.jsonl:2" in done.stderr and "malformed history record" in done.stderr
+    with pytest.raises(NerError, match="malformed history record") as refused:
+        read_history(broken)
+    assert str(refused.value).startswith(f"{broken / 'history.jsonl'}:2: ")
 
 
 @pytest.mark.parametrize("change", [("dev", "micro", "precision", "<b>x</b>"), ("test", "types", None, None),
                                     ("dev", "micro", "f1", None), ("seconds", None, None, "<script>"), ("best_epoch", None, None, "5"),
-                                    ("dev", "micro", "support", True)])
-def test_malformed_metrics_are_one_line_naming_the_key(tiny_model, tmp_path, change):
+                                    ("dev", "micro", "support", True), ("dev", None, None, [])])
+def test_malformed_metrics_are_refused_naming_the_key(tiny_model, tmp_path, change):
     broken = tmp_path / "broken"
     shutil.copytree(tiny_model, broken)
     metrics = json.loads((broken / "metrics.json").read_text())
@@ -200,9 +202,20 @@ def test_malformed_metrics_are_one_line_naming_the_key(tiny_model, tmp_path, cha
     else:
         metrics[role][part][key] = value
     (broken / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(NerError, match="metrics.json") as refused:
+        read_metrics(broken)
+    assert (key or part or role) in str(refused.value)
+
+
+def test_a_damaged_model_directory_is_one_line_and_exit_1(tiny_model, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model, broken)
+    metrics = json.loads((broken / "metrics.json").read_text())
+    metrics["dev"]["micro"]["precision"] = "<b>x</b>"
+    (broken / "metrics.json").write_text(json.dumps(metrics))
     done = subprocess.run([EXE, "report", "--model", str(broken)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
-    assert "metrics.json" in done.stderr and (key or part or role) in done.stderr
+    assert "metrics.json" in done.stderr and "dev.micro.precision" in done.stderr and not (broken / "report.html").exists()
 
 
 def test_without_matplotlib_the_report_says_which_install_brings_it(tiny_model, tmp_path):
