@@ -75,13 +75,14 @@ def build_report(
         scores = entity_scores([s.tags for s in sentences], [p.spans for p in predicted])
         scores.update(sentences=len(sentences), tokens=sum(len(s) for s in sentences))
         analysis = analyse((tags_to_spans(s.tags) for s in sentences), (p.spans for p in predicted), worst)
-        shown = [_worst_sentence(sentences[e.index], predicted[e.index], e) for e in analysis.worst]
+        separator = "" if loaded.record.tokenization == "char" else " "  # characters of Chinese text join without spaces
+        shown = [_worst_sentence(sentences[e.index], predicted[e.index], e, separator) for e in analysis.worst]
         report.source = SourceAnalysis(source, Scores.from_dict(scores), analysis, shown, read.summary() or "")
     return report
 
 
-def _worst_sentence(sentence: Sentence, prediction: Prediction, errors: SentenceErrors) -> WorstSentence:
-    text, offsets = unit_text(sentence)
+def _worst_sentence(sentence: Sentence, prediction: Prediction, errors: SentenceErrors, separator: str) -> WorstSentence:
+    text, offsets = unit_text(sentence, separator)
 
     def chars(span: Span, score: float | None = None) -> CharSpan:
         return CharSpan(offsets[span.start][0], offsets[span.end - 1][1], span.label, score)

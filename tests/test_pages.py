@@ -243,3 +243,18 @@ def test_the_python_api_writes_the_same_report(tiny_model, corpus, tmp_path):
     assert len(built.source.worst) <= 3 and (tmp_path / "api.html").stat().st_size > 10_000
     with pytest.raises(ner_bilstm.NerError, match="unknown reader option"):
         ner_bilstm.report(tiny_model, corpus["dev"], output=tmp_path / "x.html", colour="red")
+
+
+def test_character_level_sentences_are_shown_without_spaces_between_characters():
+    from ner_bilstm.inference import Prediction, ScoredSpan
+    from ner_bilstm.model_report import _worst_sentence
+    from ner_bilstm.sentence import Sentence
+
+    tags = ["B-NAME", "E-NAME", "O", "B-ORG", "I-ORG", "I-ORG", "E-ORG", "B-TITLE", "E-TITLE"]
+    sentence = Sentence(tokens=list("高勇任北京大学教授"), tags=tags)
+    prediction = Prediction(["O"] * 9, [ScoredSpan("ORG", 3, 5, 0.6)])
+    errors = pair_spans([Span(0, 2, "NAME"), Span(3, 7, "ORG"), Span(7, 9, "TITLE")], [Span(3, 5, "ORG")])
+    shown = _worst_sentence(sentence, prediction, errors, "")
+    assert shown.text == "高勇任北京大学教授"
+    assert [shown.text[s.start:s.end] for s in shown.gold] == ["高勇", "北京大学", "教授"]
+    assert [(shown.text[s.start:s.end], s.score) for s in shown.predicted] == [("北京", 0.6)]

@@ -180,15 +180,16 @@ def align(text: str, spans: Sequence[CharSpan], report: ReadReport, *, tokens: S
                     offsets=split, meta=dict(meta or {}))
 
 
-def unit_text(sentence: Sentence) -> tuple[str, list[tuple[int, int]]]:
-    """The sentence's text and token offsets: its own when it has them, else its tokens joined by spaces."""
+def unit_text(sentence: Sentence, separator: str = " ") -> tuple[str, list[tuple[int, int]]]:
+    """The sentence's text and token offsets: its own when it has them, else its tokens joined by
+    ``separator`` (a space; nothing for character-level text such as Chinese)."""
     if sentence.text is not None and sentence.offsets is not None:
         return sentence.text, list(sentence.offsets)
     offsets, pos = [], 0
     for token in sentence.tokens:
         offsets.append((pos, pos + len(token)))
-        pos += len(token) + 1
-    return " ".join(sentence.tokens), offsets
+        pos += len(token) + len(separator)
+    return separator.join(sentence.tokens), offsets
 
 
 def char_spans(sentence: Sentence) -> list[CharSpan]:
