@@ -120,9 +120,10 @@ class ModelDescription:
         }
 
 
-def describe_model(directory: str | Path) -> ModelDescription:
-    """Load and describe a model directory (refused like ``load_model`` when anything is wrong)."""
-    loaded = load_model(directory)
+def describe_model(directory: str | Path, loaded: LoadedModel | None = None) -> ModelDescription:
+    """Describe a model directory, loading it (refused like ``load_model`` when anything is wrong)
+    unless the caller has ``loaded`` it already."""
+    loaded = loaded or load_model(directory)
     best_dev_f1, test_f1 = read_scores(directory)
     return ModelDescription(loaded.record, sum(p.numel() for p in loaded.model.parameters()), loaded.vocab.labels.itos,
                             len(loaded.vocab.words), len(loaded.vocab.chars), best_dev_f1, test_f1)

@@ -111,6 +111,14 @@ def tag_source(
     return sentences, Predictor(loaded, batch_size).predict(sentences)
 
 
+def score_tagged(sentences: Sequence[Sentence], predicted: Sequence[Prediction]) -> dict:
+    """``entity_scores`` of predictions against the sentences' gold tags, with the counts of
+    sentences and tokens scored."""
+    scores = entity_scores([s.tags for s in sentences], [p.spans for p in predicted])
+    scores.update(sentences=len(sentences), tokens=sum(len(s) for s in sentences))
+    return scores
+
+
 def evaluate_model(
     loaded: LoadedModel,
     source: str,
@@ -123,10 +131,7 @@ def evaluate_model(
     """Tag the labelled ``source`` with a loaded model (``tag_source``) and score it; optionally
     write ``token gold predicted`` CoNLL lines (predictions in the data's scheme) to ``predictions_path``."""
     sentences, predicted = tag_source(loaded, source, reader=reader, batch_size=batch_size, report=report)
-    gold = [s.tags for s in sentences]
-    scores = entity_scores(gold, [p.spans for p in predicted])
-    scores["sentences"] = len(sentences)
-    scores["tokens"] = sum(len(s) for s in sentences)
+    scores = score_tagged(sentences, predicted)
     if predictions_path is not None:
         scheme = scores["scheme"]
 

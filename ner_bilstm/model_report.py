@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .artifact import ModelDescription, TrainingMetrics, describe_model, load_model, read_history, read_metrics
-from .evaluation import Scores, entity_scores, tag_source
+from .evaluation import Scores, score_tagged, tag_source
 from .events import EpochRecord
 from .inference import Prediction
 from .io import ReaderOptions, ReadReport
@@ -66,14 +66,12 @@ def build_report(
     """Read a model directory's record, history and metrics; with a labelled ``source``, tag it and
     analyse the span errors (the ``worst`` sentences kept). Refused with a NerError like
     ``load_model`` when the directory is damaged."""
-    description = describe_model(directory)
-    report = ModelReport(str(directory), description, read_history(directory), read_metrics(directory))
+    loaded = load_model(directory, device=device if source is not None else "cpu")  # once: described, and tagging
+    report = ModelReport(str(directory), describe_model(directory, loaded), read_history(directory), read_metrics(directory))
     if source is not None:
-        loaded = load_model(directory, device=device)
         read = ReadReport()
         sentences, predicted = tag_source(loaded, source, reader=reader, batch_size=batch_size, report=read)
-        scores = entity_scores([s.tags for s in sentences], [p.spans for p in predicted])
-        scores.update(sentences=len(sentences), tokens=sum(len(s) for s in sentences))
+        scores = score_tagged(sentences, predicted)
         analysis = analyse((tags_to_spans(s.tags) for s in sentences), (p.spans for p in predicted), worst)
         separator = "" if loaded.record.tokenization == "char" else " "  # characters of Chinese text join without spaces
         shown = [_worst_sentence(sentences[e.index], predicted[e.index], e, separator) for e in analysis.worst]

@@ -37,9 +37,15 @@ class SentenceErrors:
     def correct(self) -> int:
         return sum(g.label == p.label for g, p in self.exact)
 
+    def kinds(self) -> dict[str, int]:
+        """How many errors of each kind: type, boundary, boundary and type, missed, spurious."""
+        return {"type": len(self.exact) - self.correct, "boundary": sum(g.label == p.label for g, p in self.overlapping),
+                "boundary and type": sum(g.label != p.label for g, p in self.overlapping), "missed": len(self.missed),
+                "spurious": len(self.spurious)}
+
     @property
     def errors(self) -> int:
-        return len(self.exact) - self.correct + len(self.overlapping) + len(self.missed) + len(self.spurious)
+        return sum(self.kinds().values())
 
 
 def _overlap(a: Span, b: Span) -> int:

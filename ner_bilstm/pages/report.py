@@ -86,11 +86,7 @@ def error_summary(errors: SpanErrors) -> list[tuple[str, int, str]]:
 
 
 def _what_went_wrong(sentence: WorstSentence) -> str:
-    e = sentence.errors
-    kinds = [(len(e.exact) - e.correct, "type"), (sum(g.label == p.label for g, p in e.overlapping), "boundary"),
-             (sum(g.label != p.label for g, p in e.overlapping), "boundary and type"), (len(e.missed), "missed"),
-             (len(e.spurious), "spurious")]
-    return ", ".join(f"{n} {kind}" for n, kind in kinds if n)
+    return ", ".join(f"{n} {kind}" for kind, n in sentence.errors.kinds().items() if n)
 
 
 def worst_view(sentences: list[WorstSentence], palette: dict[str, str]) -> Iterator[dict[str, Any]]:
