@@ -1,6 +1,7 @@
 """Hostile and broken input through the real console script (and the Python library), every case
-under a 4 GiB address-space limit: one line on stderr and exit 1, or handled correctly; never a
-traceback, never a partial output file, never an allocation the input size does not justify."""
+in its own process under a 4 GiB address-space limit: one line on stderr and exit 1, or handled
+correctly; never a traceback, never a partial output file, never an allocation the input size does
+not justify. Cases fork from a warm process (tests/forked.py) unless they set the environment."""
 
 import json
 import os
@@ -20,6 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from ner_bilstm.schemes import label_set
 
+from . import forked
 from .strict import strict_records
 
 EXE = shutil.which("ner-bilstm", path=str(Path(sys.executable).parent))
@@ -420,8 +422,12 @@ def test_hostile_input(name, tiny_model, tmp_path):
         command = [sys.executable, "-c", API_PROGRAM.format(body=body)]
     else:
         command = [EXE, *(a.format(d=tmp_path, model=tiny_model) for a in case.args)]
-    env = {**os.environ, **(case.env or {})}
-    p = subprocess.run(command, input=case.stdin, capture_output=True, timeout=600, env=env, preexec_fn=limit_memory)
+    if case.env:  # read as the interpreter starts: only a new process sees it
+        p = subprocess.run(command, input=case.stdin, capture_output=True, timeout=600, env={**os.environ, **case.env},
+                           preexec_fn=limit_memory)
+    else:
+        code = command[2] if case.api else None
+        p = forked.run(["-c"] if case.api else command, code=code, input=case.stdin, memory_limit=MEMORY_LIMIT)
     stdout, stderr = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
     assert "Traceback" not in stderr + stdout, stderr[-3000:]
     if case.error is not None:

@@ -1,7 +1,8 @@
 """Property tests of hostile input (hypothesis, bounded for CI):
 
 - random streams of JSON lines (valid records, random bytes, deep nesting, lone surrogates,
-  NaN/Infinity, huge numbers, huge objects, blank lines) through the console script: exit 0,
+  NaN/Infinity, huge numbers, huge objects, blank lines) through the console script (forked from
+  a warm process, tests/forked.py): exit 0,
   one strict JSON line per non-blank input line, in order, every good record tagged exactly as
   when it is tagged alone;
 - random mutations of config.json and vocab.json (types, signs, magnitudes, NaN, nesting)
@@ -23,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from . import forked
 from .strict import strict_records
 
 EXE = shutil.which("ner-bilstm", path=str(Path(sys.executable).parent))
@@ -88,8 +90,8 @@ def _blank(raw: bytes, first: bool) -> bool:
 @given(st.lists(lines, min_size=1, max_size=10))
 def test_a_hostile_stream_never_ends_early(tiny_model, alone, stream):
     body = b"".join(raw + b"\n" for _, raw in stream)
-    p = subprocess.run([EXE, "predict", "--model", str(tiny_model), "--input-format", "jsonl"], input=body,
-                       capture_output=True, timeout=300, preexec_fn=limit_memory)
+    p = forked.run([EXE, "predict", "--model", str(tiny_model), "--input-format", "jsonl"], input=body, timeout=300,
+                   memory_limit=MEMORY_LIMIT)
     assert p.returncode == 0 and b"Traceback" not in p.stderr, p.stderr[-2000:]
     records = strict_records(p.stdout)
     raw_out = p.stdout.split(b"\n")[:-1]
