@@ -69,29 +69,44 @@ class World:
         dist.all_gather_object(out, obj)
         return out
 
-    def average_rows(self, weight: torch.Tensor, rows: torch.Tensor) -> int:
-        """Average ``weight.grad`` over the processes, sending only ``rows`` (this process's
-        nonzero rows, sorted and distinct) instead of the whole table; returns the floats sent.
+    def average_rows(self, weight: torch.Tensor, rows: torch.Tensor | None) -> int:
+        """Average ``weight.grad`` over the processes, sending only this process's nonzero rows
+        instead of the whole table; returns the floats sent. A sparse gradient names its rows; a
+        dense one needs ``rows`` (sorted and distinct).
 
         Every rank adds the ranks' rows in rank order, so all end with the same gradient, equal
         to what a dense all-reduce gives for two processes (one addition per row either way).
         """
         grad = weight.grad
-        if grad is None:
-            grad = weight.grad = torch.zeros_like(weight)
-        if grad.dtype != torch.float32:
-            raise ValueError(f"row averaging packs row ids into float32 messages; the gradient is {grad.dtype}")
-        counts = [int(c) for c in self.gather(torch.tensor([len(rows)], device=grad.device))]
-        most = max(counts)
+        sparse = grad is not None and grad.is_sparse
+        if sparse:
+            grad = grad.coalesce()
+            rows, values = grad.indices()[0], grad.values()
+        else:
+            if grad is None:
+                grad = weight.grad = torch.zeros_like(weight)
+            assert rows is not None, "a dense gradient needs its rows"
+            values = grad.index_select(0, rows)
+        if values.dtype != torch.float32:
+            raise ValueError(f"row averaging packs row ids into float32 messages; the gradient is {values.dtype}")
+        counts = [int(c) for c in self.gather(torch.tensor([len(rows)], device=values.device))]
+        most, width = max(counts), weight.size(1)
         # One message per process: its row ids (int32 bits in a float32 column) beside the rows.
-        packed = grad.new_zeros((most, grad.size(1) + 1))
+        packed = values.new_zeros((most, width + 1))
         packed[: len(rows), 0] = rows.to(torch.int32).view(torch.float32)
-        packed[: len(rows), 1:] = grad.index_select(0, rows)
-        grad.zero_()
-        for n, block in zip(counts, self.gather(packed)):
-            grad.index_add_(0, block[:n, 0].contiguous().view(torch.int32).long(), block[:n, 1:])
-        grad.div_(self.size)
-        return most * (grad.size(1) + 1)
+        packed[: len(rows), 1:] = values
+        blocks = [(block[:n, 0].contiguous().view(torch.int32).long(), block[:n, 1:]) for n, block in zip(counts, self.gather(packed))]
+        if sparse:
+            ids, parts = torch.cat([i for i, _ in blocks]), torch.cat([b for _, b in blocks])
+            grad = torch.sparse_coo_tensor(ids[None], parts, weight.shape, check_invariants=False).coalesce()
+            grad.values().div_(self.size)
+            weight.grad = grad
+        else:
+            grad.zero_()
+            for ids, block in blocks:
+                grad.index_add_(0, ids, block)
+            grad.div_(self.size)
+        return most * (width + 1)
 
     def same_everywhere(self, text: str, what: str) -> None:
         """Refuse to go on when ranks built different ``text`` (e.g. vocabularies)."""
@@ -118,7 +133,8 @@ class RowSync:
 
     def __call__(self, batch: Any) -> None:
         for weight, ids in self.tables:
-            self.world.average_rows(weight, torch.unique(ids(batch)))
+            dense = weight.grad is None or not weight.grad.is_sparse
+            self.world.average_rows(weight, torch.unique(ids(batch)) if dense else None)
 
 
 def init_world(device: torch.device) -> tuple[World, torch.device]:

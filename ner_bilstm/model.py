@@ -67,10 +67,18 @@ class TaggerNetwork(nn.Module):
     def row_tables(self) -> dict[str, tuple[nn.Parameter, Callable[[Batch], torch.Tensor]]]:
         """The large embedding tables by parameter name, each with the batch ids that pick its
         rows: a step's gradient is nonzero only on those rows (distributed training sends just them)."""
-        tables: dict[str, tuple[nn.Parameter, Callable[[Batch], torch.Tensor]]] = {
-            "word_embed.weight": (self.word_embed.weight, lambda batch: batch.words)}
+        return {f"{name}.weight": (table.weight, ids) for name, (table, ids) in self._row_modules().items()}
+
+    def sparse_rows(self, on: bool) -> None:
+        """Whether the tables of ``row_tables`` give sparse gradients (the rows a batch touched) for an
+        optimiser that updates rows (``optimization.RowAdam``) instead of a dense table of zeros."""
+        for table, _ in self._row_modules().values():
+            table.sparse = on
+
+    def _row_modules(self) -> dict[str, tuple[nn.Embedding, Callable[[Batch], torch.Tensor]]]:
+        tables: dict[str, tuple[nn.Embedding, Callable[[Batch], torch.Tensor]]] = {"word_embed": (self.word_embed, lambda b: b.words)}
         if self.bigram_embed is not None:
-            tables["bigram_embed.weight"] = (self.bigram_embed.weight, lambda batch: batch.bigrams)
+            tables["bigram_embed"] = (self.bigram_embed, lambda b: b.bigrams)
         return tables
 
     def emissions(self, batch: Batch) -> torch.Tensor:

@@ -3,6 +3,7 @@ moving average of the weights."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -12,19 +13,75 @@ from .batching import Batch
 from .config import TrainConfig
 
 if TYPE_CHECKING:
+    from .model import TaggerNetwork
     from .setup import TrainingSetup
 
 
-def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """SGD with momentum or Adam, using torch's fused kernels (10x faster steps on CPU) where they exist."""
-    cls = torch.optim.SGD if config.optimizer == "sgd" else torch.optim.Adam
-    kwargs = {"lr": config.lr, "weight_decay": config.weight_decay}
+def make_optimizer(config: TrainConfig, model: TaggerNetwork) -> torch.optim.Optimizer:
+    """SGD with momentum, or Adam that updates the embedding tables row by row (``RowAdam``, which
+    turns on the model's sparse row gradients); torch's fused kernels (10x faster steps on CPU) where they exist."""
     if config.optimizer == "sgd":
-        kwargs["momentum"] = config.momentum
+        cls, kwargs = torch.optim.SGD, {"momentum": config.momentum}
+    else:
+        cls, kwargs = RowAdam, {}
+        model.sparse_rows(True)
     try:
-        return cls(model.parameters(), fused=True, **kwargs)
+        return cls(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True, **kwargs)
     except (RuntimeError, TypeError, ValueError):
-        return cls(model.parameters(), **kwargs)
+        return cls(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **kwargs)
+
+
+class RowAdam(torch.optim.Adam):
+    """Adam that updates a parameter with a sparse gradient (an embedding table) only on the rows
+    the step touched, moments included ("lazy" Adam, as torch's SparseAdam); dense-gradient
+    parameters take torch's own Adam, fused where it can be.
+
+    A CoNLL-2003 batch touches about 700 of 21,000 word rows, so a dense update of the table was
+    most of the optimiser's work. The state has Adam's layout, so checkpoints of either load into the other.
+    """
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], **kwargs):
+        if kwargs.get("amsgrad") or kwargs.get("maximize"):
+            raise ValueError("RowAdam supports neither amsgrad nor maximize")
+        super().__init__(params, **kwargs)
+        # GradScaler would hand a fused optimiser its found_inf to skip in-kernel; the row update
+        # has no such check, so the scaler must skip the whole step itself.
+        self._step_supports_amp_scaling = False
+
+    @torch.no_grad()
+    def step(self, closure: None = None) -> None:  # type: ignore[override]
+        if closure is not None:
+            raise ValueError("RowAdam takes no closure")
+        rows = [(group, p, p.grad) for group in self.param_groups for p in group["params"] if p.grad is not None and p.grad.is_sparse]
+        for _, p, _ in rows:
+            p.grad = None  # hidden from Adam's dense step, which refuses sparse gradients
+        try:
+            super().step()
+        finally:
+            for _, p, grad in rows:
+                p.grad = grad
+        for group, p, grad in rows:
+            self._update_rows(group, p, grad.coalesce())
+
+    def _update_rows(self, group: dict, p: torch.Tensor, grad: torch.Tensor) -> None:
+        """Adam's update of the rows of ``p`` that the coalesced sparse ``grad`` names."""
+        state = self.state[p]
+        if not state:
+            state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
+            state["exp_avg"] = torch.zeros_like(p)
+            state["exp_avg_sq"] = torch.zeros_like(p)
+        state["step"] += 1
+        step = float(state["step"])
+        (beta1, beta2), lr, eps = group["betas"], float(group["lr"]), group["eps"]
+        rows, g = grad.indices()[0], grad.values()
+        if group["weight_decay"]:
+            g = g.add(p.index_select(0, rows), alpha=group["weight_decay"])
+        m = state["exp_avg"].index_select(0, rows).lerp_(g, 1 - beta1)
+        v = state["exp_avg_sq"].index_select(0, rows).mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        state["exp_avg"].index_copy_(0, rows, m)
+        state["exp_avg_sq"].index_copy_(0, rows, v)
+        denom = v.sqrt_().div_(math.sqrt(1 - beta2**step)).add_(eps)
+        p.index_add_(0, rows, m.div_(denom), alpha=-lr / (1 - beta1**step))
 
 
 def learning_rate(config: TrainConfig, epoch: int) -> float:
@@ -48,11 +105,15 @@ def clip_gradients(parameters: Iterable[torch.nn.Parameter], max_norm: float) ->
     """Scale gradients so their global L2 norm is at most ``max_norm``; returns the norm before.
 
     Unlike ``clip_grad_norm_`` it leaves the gradients alone when the norm is already small
-    (most steps), which saves a pass over the dense embedding gradient.
+    (most steps), and it takes sparse row gradients (coalesced here, once, for the optimiser too).
     """
-    grads = [p.grad for p in parameters if p.grad is not None]
-    if not grads:
+    params = [p for p in parameters if p.grad is not None]
+    if not params:
         return 0.0
+    for p in params:
+        if p.grad.is_sparse:
+            p.grad = p.grad.coalesce()
+    grads = [p.grad.values() if p.grad.is_sparse else p.grad for p in params]  # values(): a view, scaled in place
     norm = float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
     if norm > max_norm:
         torch._foreach_mul_(grads, max_norm / (norm + 1e-6))

@@ -148,12 +148,18 @@ def _rows_worker(rank: int, init: str, results) -> None:
     g = torch.Generator().manual_seed(rank)
     weight = torch.nn.Parameter(torch.zeros(50, 4))
     rows = torch.randperm(50, generator=g)[: 7 + rank * 5].sort().values  # different counts per rank, some shared
+    values = torch.randn(len(rows), 4, generator=g)
     weight.grad = torch.zeros(50, 4)
-    weight.grad[rows] = torch.randn(len(rows), 4, generator=g)
+    weight.grad[rows] = values
     dense = weight.grad.clone()
     dist.all_reduce(dense)
     sent = World(rank, 2).average_rows(weight, rows)
     results[rank] = (torch.equal(weight.grad, dense / 2), sent, weight.grad.clone())
+    # A sparse gradient names its own rows, uncoalesced (a row twice) as the embedding's backward gives it.
+    halves = torch.cat([values[:1] / 2, values[1:], values[:1] / 2])
+    weight.grad = torch.sparse_coo_tensor(torch.cat([rows, rows[:1]])[None], halves, (50, 4), check_invariants=False)
+    World(rank, 2).average_rows(weight, None)
+    results[rank + 2] = (weight.grad.is_sparse and torch.equal(weight.grad.to_dense(), dense / 2), weight.grad.to_dense())
     dist.destroy_process_group()
 
 
@@ -165,3 +171,5 @@ def test_averaging_only_the_touched_rows_equals_the_dense_all_reduce(tmp_path):
     assert results[0][0] and results[1][0]
     assert torch.equal(results[0][2], results[1][2])  # every rank ends with the same gradient
     assert results[0][1] == 12 * 5 < 50 * 4  # the larger rank's rows, padded, with their ids: less than the table
+    assert results[2][0] and results[3][0]  # sparse gradients: the same sums, still sparse
+    assert torch.equal(results[2][1], results[3][1])

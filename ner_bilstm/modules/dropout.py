@@ -8,23 +8,41 @@ one random bit per element is enough: 8 times fewer random words, a mask twice a
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
-_SHIFTS = torch.arange(8, dtype=torch.uint8)
+@functools.lru_cache(maxsize=64)
+def _table(threshold: int, dtype: torch.dtype, device: torch.device, scale: float) -> torch.Tensor:
+    """What each random byte value becomes: at p = 0.5 ``(256, 8)``, bit k of the byte; otherwise
+    ``(256,)``, the byte at or over ``threshold``; as ``dtype``, kept elements equal to ``scale``."""
+    values = torch.arange(256)
+    keep = (values.unsqueeze(1) >> torch.arange(8)) & 1 if threshold == 128 else values >= threshold
+    return keep.to(dtype).mul_(scale).to(device) if dtype != torch.bool else keep.bool().to(device)
+
+
+def _mask(shape: torch.Size, p: float, device: torch.device, dtype: torch.dtype, scale: float) -> torch.Tensor:
+    """The mask of ``shape`` read from random words through ``_table``: one lookup per random byte."""
+    threshold = round(p * 256)
+    n = shape.numel()
+    table = _table(threshold, dtype, device, scale)
+    if threshold == 128:
+        words = torch.empty((n + 62) // 63, dtype=torch.int64, device=device).random_()
+        bits = table.index_select(0, words.view(torch.uint8).int())  # (words * 8, 8): the 8 bits of each byte
+        return bits.view(-1, 64)[:, :63].reshape(-1)[:n].view(shape)  # 63 bits a word: random_ leaves the top one 0
+    words = torch.empty((n + 6) // 7, dtype=torch.int64, device=device).random_()
+    return table.index_select(0, words.view(torch.uint8).view(-1, 8)[:, :7].reshape(-1)[:n].int()).view(shape)
+
+
+def keep_rate(p: float) -> float:
+    """The exact keep probability once ``p`` is rounded to a multiple of 1/256."""
+    return (256 - round(p * 256)) / 256
 
 
 def keep_mask(shape: torch.Size, p: float, device: torch.device) -> tuple[torch.Tensor, float]:
     """A bool mask of ``shape`` that is True with probability ~1-p, and the exact keep probability."""
-    threshold = round(p * 256)
-    n = shape.numel()
-    if threshold == 128:
-        words = torch.empty((n + 62) // 63, dtype=torch.int64, device=device).random_()
-        bits = (words.view(torch.uint8).unsqueeze(1) >> _SHIFTS.to(device)) & 1  # (words * 8, 8): bit k of each byte
-        return bits.view(-1, 64)[:, :63].reshape(-1)[:n].view(shape).bool(), 0.5
-    words = torch.empty((n + 6) // 7, dtype=torch.int64, device=device).random_()
-    random_bytes = words.view(torch.uint8).view(-1, 8)[:, :7].reshape(-1)[:n]
-    return (random_bytes >= threshold).view(shape), (256 - threshold) / 256
+    return _mask(shape, p, device, torch.bool, 1.0), keep_rate(p)
 
 
 class Dropout(nn.Module):
@@ -39,8 +57,9 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or round(self.p * 256) == 0:
             return x
-        keep, rate = keep_mask(x.shape, self.p, x.device)
-        return x * keep.to(x.dtype).mul_(1.0 / rate)
+        # The scaled mask straight from the table (0 or 1/rate): the same values as keep_mask's
+        # mask times 1/rate, without a pass per conversion.
+        return x * _mask(x.shape, self.p, x.device, x.dtype, 1.0 / keep_rate(self.p))
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

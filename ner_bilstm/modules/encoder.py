@@ -41,6 +41,8 @@ class BiRNNLayer(nn.Module):
 
     def _fused(self, x: torch.Tensor) -> torch.Tensor:
         """Both directions of an equal-length batch in one call, from the two modules' weights."""
+        if x.size(-1) != self.fwd.input_size:  # the raw kernel call does not check, and would read past the weights
+            raise RuntimeError(f"input size {x.size(-1)} does not match the layer's {self.fwd.input_size}")
         weights = [*self.fwd._flat_weights, *self.bwd._flat_weights]
         h0 = x.new_zeros(2, x.size(0), self.fwd.hidden_size)
         if isinstance(self.fwd, nn.LSTM):

@@ -80,16 +80,17 @@ def marginals(fwd: Forward, mask: torch.Tensor, row_weights: torch.Tensor) -> tu
     betas = [beta]
     into = []  # per step t >= 1: exp(emissions[t]) * beta_hat[t] / norm[t], zero past the end
     weights_t = fwd.weights.t()
+    # Past a row's end, and at tags no path reaches (probability 0), nothing flows back: their
+    # backward scores could grow without bound and turn 0 * inf into NaN.
+    live = mask.unsqueeze(2) & (probs > 0)
+    scaled = steps / norms.unsqueeze(2)
+    full = bool(mask.all())  # equal lengths: every row is live at every step
     for t in range(time - 1, 0, -1):
-        # Past a row's end, and at tags no path reaches (probability 0), nothing flows back: their
-        # backward scores could grow without bound and turn 0 * inf into NaN.
-        live = mask[:, t : t + 1] & (probs[:, t] > 0)
-        u = torch.where(live, steps[:, t] * beta / norms[:, t : t + 1], 0.0)
-        keep = mask[:, t : t + 1]
+        u = torch.where(live[:, t], scaled[:, t] * beta, 0.0)
         into.append(u)
-        beta = torch.where(keep, u @ weights_t, beta)
+        beta = u @ weights_t if full else torch.where(mask[:, t : t + 1], u @ weights_t, beta)
         betas.append(beta)
-    token = torch.where((probs > 0) & mask.unsqueeze(2), torch.stack(betas[::-1], 1) * probs, 0.0)
+    token = torch.where(live, torch.stack(betas[::-1], 1) * probs, 0.0)
     if time == 1:
         return token, torch.zeros_like(fwd.weights)
     u_all = torch.stack(into[::-1], 1)  # (batch, time - 1, tags)
