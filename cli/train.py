@@ -204,7 +204,8 @@ def train(
     casing: bool | None = opt("casing", "Model", "--casing/--no-casing", help="Casing feature."),
     dropout: float | None = opt("dropout", "Model", help="Dropout rate."),
     attention: bool | None = opt("attention", "Model", "--attention/--no-attention", help="Self-attention over the encoder."),
-    optimizer: options.OPTIMIZER | None = opt("optimizer", "Optimisation", help="Optimiser."),
+    optimizer: options.OPTIMIZER | None = opt("optimizer", "Optimisation", help=(
+        "Optimiser: adam; lazyadam, Adam that updates only the embedding rows a batch used (faster steps); or sgd (with --momentum).")),
     lr: float | None = opt("lr", "Optimisation", help="Learning rate."),
     momentum: float | None = opt("momentum", "Optimisation", help="SGD momentum."),
     weight_decay: float | None = opt("weight_decay", "Optimisation", help="L2 weight decay."),

@@ -19,7 +19,7 @@ CHOICES = {
     "rnn": ("lstm", "gru"),
     "char": ("cnn", "lstm", "none"),
     "bigrams": ("auto", "on", "off"),
-    "optimizer": ("sgd", "adam"),
+    "optimizer": ("sgd", "adam", "lazyadam"),
     "scheme": ("auto", "iob1", "iob2", "bioes", "bmes", "bilou"),
     "train_scheme": ("bioes", "iob2"),
     "device": ("auto", "cpu", "cuda"),

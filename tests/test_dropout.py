@@ -40,3 +40,18 @@ def test_every_position_of_the_random_words_is_unbiased(p):
     for period in (7, 8, 63, 64):
         columns = keep.view(-1, period).float().mean(0)
         assert ((columns - (1 - p)).abs() < 0.03).all(), (period, columns.min(), columns.max())
+
+
+@pytest.mark.parametrize("p", [0.5, 0.25, 0.1])
+def test_the_layer_applies_exactly_the_mask_keep_mask_draws(p):
+    """The layer reads its scaled mask from a table; it must be keep_mask's mask times 1/rate."""
+    from ner_bilstm.modules.dropout import keep_mask
+
+    x = torch.randn(5, 13, 11)
+    torch.manual_seed(4)
+    keep, rate = keep_mask(x.shape, p, x.device)
+    torch.manual_seed(4)
+    y = Dropout(p)(x)
+    assert torch.equal(y, x * (keep.float() * (1 / rate)))
+    torch.manual_seed(4)
+    assert torch.equal(Dropout(p)(x.double()), x.double() * (keep.double() * (1 / rate)))  # a table per dtype

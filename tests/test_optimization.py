@@ -22,35 +22,50 @@ def _sparse(rows: list[int], values: torch.Tensor, shape: tuple[int, int]) -> to
 @given(st.lists(st.lists(st.integers(0, 11), min_size=1, max_size=8), min_size=1, max_size=6), st.sampled_from([0.0, 0.01]))
 def test_row_adam_is_lazy_adam_on_tables_and_adam_elsewhere(steps, weight_decay):
     """Against torch's SparseAdam (the same lazy update) for a table whose rows (repeated ones
-    included) vary per step, and torch's Adam for a dense parameter; untouched rows keep every bit."""
+    included) vary per step, with weight decay given to it as L2 on the rows, and torch's Adam for a
+    dense parameter; untouched rows keep every bit. eps is tiny because SparseAdam places it differently."""
     g = torch.Generator().manual_seed(len(steps))
     table, dense = torch.nn.Parameter(torch.randn(12, 3, generator=g)), torch.nn.Parameter(torch.randn(5, generator=g))
     ref_table, ref_dense = torch.nn.Parameter(table.detach().clone()), torch.nn.Parameter(dense.detach().clone())
-    ours = RowAdam([table, dense], lr=0.05, weight_decay=weight_decay)
-    reference = [torch.optim.Adam([ref_dense], lr=0.05, weight_decay=weight_decay)]
-    if not weight_decay:  # SparseAdam has no weight decay; the decayed case checks the dense part and laziness only
-        reference.append(torch.optim.SparseAdam([ref_table], lr=0.05))
+    ours = RowAdam([table, dense], lr=0.05, weight_decay=weight_decay, eps=1e-12)
+    sparse_ref = torch.optim.SparseAdam([ref_table], lr=0.05, eps=1e-12)
+    dense_ref = torch.optim.Adam([ref_dense], lr=0.05, weight_decay=weight_decay, eps=1e-12)
     before = table.detach().clone()
     for rows in steps:
         values = torch.randn(len(rows), 3, generator=g)
         dense_grad = torch.randn(5, generator=g)
         table.grad, dense.grad = _sparse(rows, values, (12, 3)), dense_grad.clone()
-        ref_table.grad, ref_dense.grad = _sparse(rows, values, (12, 3)), dense_grad.clone()
+        ref = _sparse(rows, values, (12, 3)).coalesce()
+        decayed = ref.values() + weight_decay * ref_table.detach()[ref.indices()[0]]
+        ref_table.grad = torch.sparse_coo_tensor(ref.indices(), decayed, (12, 3), check_invariants=False)
+        ref_dense.grad = dense_grad.clone()
         ours.step()
-        for opt in reference:
-            opt.step()
+        sparse_ref.step()
+        dense_ref.step()
     assert torch.allclose(dense, ref_dense, atol=1e-6)
-    if not weight_decay:
-        assert torch.allclose(table, ref_table, atol=1e-6)
+    assert torch.allclose(table, ref_table, atol=1e-6)
     untouched = sorted(set(range(12)) - {r for rows in steps for r in rows})
     assert torch.equal(table[untouched], before[untouched])
     assert torch.equal(ours.state[table]["exp_avg"][untouched], torch.zeros(len(untouched), 3))
-    touched = sorted({r for rows in steps for r in rows})
-    assert not torch.equal(table[touched], before[touched])
+
+
+def test_a_row_keeps_its_value_and_moments_on_steps_that_do_not_touch_it():
+    """What makes it lazy: dense Adam would go on moving row 0 by its momentum at the second step."""
+    table = torch.nn.Parameter(torch.zeros(4, 2))
+    opt = RowAdam([table], lr=0.1)
+    table.grad = _sparse([0, 1], torch.ones(2, 2), (4, 2))
+    opt.step()
+    after_first = table.detach().clone()
+    moments = opt.state[table]["exp_avg"].clone(), opt.state[table]["exp_avg_sq"].clone()
+    table.grad = _sparse([1], torch.ones(1, 2), (4, 2))
+    opt.step()
+    assert torch.equal(table[0], after_first[0]) and not torch.equal(table[1], after_first[1])
+    assert torch.equal(opt.state[table]["exp_avg"][0], moments[0][0]) and torch.equal(opt.state[table]["exp_avg_sq"][0], moments[1][0])
 
 
 def test_row_adam_checkpoints_load_into_adam_and_back():
-    """The state has Adam's layout: a checkpoint from before row updates resumes, and one after reads as Adam's."""
+    """The state has Adam's layout (keys, shapes, dtypes): a checkpoint from before row updates
+    resumes, and one after steps on as Adam's."""
     p = torch.nn.Parameter(torch.randn(6, 2))
     adam = torch.optim.Adam([p], lr=0.1)
     p.grad = torch.randn(6, 2)
@@ -59,8 +74,20 @@ def test_row_adam_checkpoints_load_into_adam_and_back():
     rows.load_state_dict(adam.state_dict())
     p.grad = _sparse([1, 4], torch.ones(2, 2), (6, 2))
     rows.step()
-    assert float(rows.state[p]["step"]) == 2
-    torch.optim.Adam([p], lr=0.1).load_state_dict(rows.state_dict())
+    ours, theirs = rows.state_dict()["state"][0], adam.state_dict()["state"][0]
+    assert ours.keys() == theirs.keys()
+    assert all(ours[k].shape == theirs[k].shape and ours[k].dtype == theirs[k].dtype for k in ours)
+    assert float(ours["step"]) == 2
+    again = torch.optim.Adam([p], lr=0.1)
+    again.load_state_dict(rows.state_dict())
+    p.grad = torch.ones(6, 2)
+    again.step()
+    assert float(again.state[p]["step"]) == 3 and torch.isfinite(p).all()
+
+
+def test_row_adam_refuses_options_its_row_update_would_ignore():
+    with pytest.raises(ValueError, match="decoupled_weight_decay"):
+        RowAdam([torch.nn.Parameter(torch.zeros(2))], decoupled_weight_decay=True)
 
 
 def test_clipping_coalesces_sparse_gradients_and_counts_repeated_rows_once():
@@ -73,8 +100,10 @@ def test_clipping_coalesces_sparse_gradients_and_counts_repeated_rows_once():
     assert table.grad.to_dense().norm().item() == pytest.approx(1.0, abs=1e-5)
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("optimizer", ["lazyadam", "adam", "sgd"])
 def test_a_training_step_updates_only_the_word_rows_its_batch_used(optimizer):
+    """lazyadam leaves every row its batch did not use alone, step after step; Adam and SGD keep
+    moving a row by its momentum once it has one."""
     sentences = [Sentence([t for t, _ in s], [g for _, g in s]) for s in make_sentences(40, 3)]
     config = TrainConfig(**{**TINY, "optimizer": optimizer, "word_dropout": 0.0, "lr": 0.01})
     setup = prepare(config, LoadedSentences(sentences), torch.device("cpu"))
@@ -83,14 +112,14 @@ def test_a_training_step_updates_only_the_word_rows_its_batch_used(optimizer):
     before = weight.detach().clone()
     batch = setup.data.batch(list(range(8)))
     train_step(setup, batch, config)
-    used = torch.unique(batch.words)
-    changed = (weight != before).any(dim=1).nonzero().flatten()
-    if optimizer == "adam":
-        assert weight.grad.is_sparse
-        assert set(changed.tolist()) == set(used.tolist()) - {0}  # every used row but padding, and no other
-        second = setup.data.batch(list(range(8, 16)))
-        train_step(setup, second, config)  # rows neither batch used keep every bit
-        other = sorted(set(range(len(weight))) - set(used.tolist()) - set(torch.unique(second.words).tolist()))
-        assert other and torch.equal(weight[other], before[other])
-    else:
-        assert not weight.grad.is_sparse and set(changed.tolist()) <= set(used.tolist())
+    used = set(torch.unique(batch.words).tolist())
+    changed = set((weight != before).any(dim=1).nonzero().flatten().tolist())
+    assert weight.grad.is_sparse == (optimizer == "lazyadam")
+    assert changed == used - {0}  # every used row but padding, and no other: moments start at zero
+    after_first = weight.detach().clone()
+    second = setup.data.batch(list(range(8, 16)))
+    train_step(setup, second, config)
+    only_first = sorted(used - set(torch.unique(second.words).tolist()) - {0})
+    assert only_first
+    rested = torch.equal(weight[only_first], after_first[only_first])
+    assert rested == (optimizer == "lazyadam")

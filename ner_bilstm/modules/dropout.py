@@ -13,6 +13,7 @@ import functools
 import torch
 from torch import nn
 
+
 @functools.lru_cache(maxsize=64)
 def _table(threshold: int, dtype: torch.dtype, device: torch.device, scale: float) -> torch.Tensor:
     """What each random byte value becomes: at p = 0.5 ``(256, 8)``, bit k of the byte; otherwise

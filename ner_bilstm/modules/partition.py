@@ -83,10 +83,9 @@ def marginals(fwd: Forward, mask: torch.Tensor, row_weights: torch.Tensor) -> tu
     # Past a row's end, and at tags no path reaches (probability 0), nothing flows back: their
     # backward scores could grow without bound and turn 0 * inf into NaN.
     live = mask.unsqueeze(2) & (probs > 0)
-    scaled = steps / norms.unsqueeze(2)
-    full = bool(mask.all())  # equal lengths: every row is live at every step
+    full = bool(mask.all())  # equal lengths: no row ever needs its old state kept
     for t in range(time - 1, 0, -1):
-        u = torch.where(live[:, t], scaled[:, t] * beta, 0.0)
+        u = torch.where(live[:, t], steps[:, t] * beta / norms[:, t : t + 1], 0.0)
         into.append(u)
         beta = u @ weights_t if full else torch.where(mask[:, t : t + 1], u @ weights_t, beta)
         betas.append(beta)
