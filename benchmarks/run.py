@@ -34,6 +34,8 @@ def markdown(results: dict) -> str:
                  f"flair {t['sentences_per_second']['flair']:,.0f} | **{t['speedup_vs_flair']:.1f}×** |")
     lines.append(f"| training, tokens/s | {t['tokens_per_second']['ours']:,.0f} | bare BiLSTM ceiling "
                  f"{t['tokens_per_second']['ceiling']:,.0f} | **{100 * t['share_of_ceiling']:.0f}%** of ceiling |")
+    lines.append(f"| training with `--optimizer lazyadam`, tokens/s | {t['tokens_per_second']['ours_lazyadam']:,.0f} | bare BiLSTM "
+                 f"ceiling {t['tokens_per_second']['ceiling']:,.0f} | **{100 * t['share_of_ceiling_lazyadam']:.0f}%** of ceiling |")
     i = results["speed"]["inference"]
     r = i["tokens_per_second"]
     lines.append(f"| inference, model alone (batch 256), tokens/s | {r['model_alone']:,.0f} | | |")

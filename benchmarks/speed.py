@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -96,14 +98,22 @@ def run(data: Path, rounds: int = 5) -> dict:
         cursor[name] = (start + n) % (len(batches) - n)
         return batches[start : start + n]
 
-    def ours_step() -> int:
-        setup.model.train()
-        tokens = 0
-        for index in next_batches("ours", per_round):
-            batch = setup.data.batch(index)
-            train_step(setup, batch, config)
-            tokens += int(batch.mask.sum())
-        return tokens
+    set_seed(config.seed)
+    lazy_config = replace(config, optimizer="lazyadam")
+    lazy = prepare(lazy_config, LoadedSentences(train), torch.device("cpu"))
+    cursor["ours_lazyadam"] = 0
+
+    def steps(trainer, trainer_config: TrainConfig, name: str) -> Callable[[], int]:
+        def run_steps() -> int:
+            trainer.model.train()
+            tokens = 0
+            for index in next_batches(name, per_round):
+                batch = trainer.data.batch(index)
+                train_step(trainer, batch, trainer_config)
+                tokens += int(batch.mask.sum())
+            return tokens
+
+        return run_steps
 
     lstm = torch.nn.LSTM(width, config.hidden, num_layers=config.layers, bidirectional=True, batch_first=True)
 
@@ -139,7 +149,8 @@ def run(data: Path, rounds: int = 5) -> dict:
             tokens += sum(len(s) for s in chunk)
         return tokens
 
-    token_rates = interleaved({"ours": ours_step, "ceiling": ceiling_step, "flair": flair_step}, rounds)
+    token_rates = interleaved({"ours": steps(setup, config, "ours"), "ours_lazyadam": steps(lazy, lazy_config, "ours_lazyadam"),
+                               "ceiling": ceiling_step, "flair": flair_step}, rounds)
     avg_len = sum(setup.data.lengths) / len(setup.data)
     flair_avg_len = sum(len(s) for s in flair_train) / len(flair_train)
     training = {
@@ -147,6 +158,7 @@ def run(data: Path, rounds: int = 5) -> dict:
         "sentences_per_second": {"ours": token_rates["ours"] / avg_len, "flair": token_rates["flair"] / flair_avg_len},
         "speedup_vs_flair": token_rates["ours"] / token_rates["flair"],
         "share_of_ceiling": token_rates["ours"] / token_rates["ceiling"],
+        "share_of_ceiling_lazyadam": token_rates["ours_lazyadam"] / token_rates["ceiling"],
         "batch_size": config.batch_size,
         "ceiling": f"bare nn.LSTM({width}, {config.hidden}, bidirectional) forward+backward on the same batch shapes",
         "flair": FLAIR_DESCRIPTION.format(batch=flair_batch),
