@@ -8,7 +8,8 @@ stored states. A small MLP over [h, context, has_context] adds to the emissions.
 At evaluation, pass 1 fills the memory for the whole corpus, pass 2 tags.
 
 usage: python -m benchmarks.doc_memory_screen SEED base|mem [OUT.json]
-  (env: EMBEDDINGS=glove-6b-50d for pretrained vectors, MAX_EPOCHS=N to stop early)
+  (env: EMBEDDINGS=glove-6b-50d for pretrained vectors, CASING=0 for no casing feature,
+  MAX_EPOCHS=N to stop early)
 "base" reproduces `ner-bilstm train` of the same seed exactly (checked: dev F1 71.07, 85.03
 after epochs 1 and 2 for seed 1, as runs/bench/conll2003/seeds/seed-1/history.jsonl).
 """
@@ -111,7 +112,8 @@ class DocTagger(TaggerNetwork):
         parts = [self.word_embed(batch.words)]
         per_type = self.char_encoder(batch.chars, batch.char_lengths)
         parts.append(F.embedding(batch.type_index, per_type))
-        parts.append(self.casing_embed(batch.casing))
+        if self.casing_embed is not None:
+            parts.append(self.casing_embed(batch.casing))
         x = self.dropout(torch.cat(parts, dim=2))
         h = self.encoder(x, batch.mask)
         em = self.projection(self.dropout(h))
@@ -146,8 +148,9 @@ def evaluate(model, corpus, sentences, ctx, labels, batch_size=256):
 
 
 def _hidden(model, batch):
-    parts = [model.word_embed(batch.words), F.embedding(batch.type_index, model.char_encoder(batch.chars, batch.char_lengths)),
-             model.casing_embed(batch.casing)]
+    parts = [model.word_embed(batch.words), F.embedding(batch.type_index, model.char_encoder(batch.chars, batch.char_lengths))]
+    if model.casing_embed is not None:
+        parts.append(model.casing_embed(batch.casing))
     return model.encoder(torch.cat(parts, 2), batch.mask)
 
 
@@ -155,7 +158,7 @@ def main():
     seed, mode = int(sys.argv[1]), sys.argv[2]
     out = sys.argv[3] if len(sys.argv) > 3 else f"doc-memory-{mode}-{seed}.json"
     torch.set_num_threads(2)
-    config = TrainConfig(seed=seed, embeddings=os.environ.get("EMBEDDINGS", ""))
+    config = TrainConfig(seed=seed, embeddings=os.environ.get("EMBEDDINGS", ""), casing=os.environ.get("CASING", "1") == "1")
     set_seed(seed)
     corpora = load_corpora(config, D + "train.txt", D + "dev.txt", D + "test.txt")
     setup = prepare(config, corpora.train, torch.device("cpu"), D + "train.txt", corpora.evaluated())
