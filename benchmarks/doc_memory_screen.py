@@ -108,14 +108,15 @@ class DocTagger(TaggerNetwork):
         self.context: DocContext | None = None
         self.write = True
 
-    def emissions(self, batch):
-        parts = [self.word_embed(batch.words)]
-        per_type = self.char_encoder(batch.chars, batch.char_lengths)
-        parts.append(F.embedding(batch.type_index, per_type))
+    def states(self, batch):
+        """The encoder's states ``(batch, time, width)``, before the output dropout."""
+        parts = [self.word_embed(batch.words), F.embedding(batch.type_index, self.char_encoder(batch.chars, batch.char_lengths))]
         if self.casing_embed is not None:
             parts.append(self.casing_embed(batch.casing))
-        x = self.dropout(torch.cat(parts, dim=2))
-        h = self.encoder(x, batch.mask)
+        return self.encoder(self.dropout(torch.cat(parts, dim=2)), batch.mask)
+
+    def emissions(self, batch):
+        h = self.states(batch)
         em = self.projection(self.dropout(h))
         if self.context is not None:
             ctx = self.context.read(batch.index, h.size(1))
@@ -131,11 +132,10 @@ def evaluate(model, corpus, sentences, ctx, labels, batch_size=256):
     spans = [None] * len(sentences)
     with torch.no_grad():
         if ctx is not None:
-            model.context, model.write = None, False
+            model.write = False
             for b in batches:
                 batch = corpus.batch(b)
-                x_h = _hidden(model, batch)
-                ctx.write(b, x_h)
+                ctx.write(b, model.states(batch))
             model.context = ctx
         for b in batches:
             batch = corpus.batch(b)
@@ -145,13 +145,6 @@ def evaluate(model, corpus, sentences, ctx, labels, batch_size=256):
                 spans[i] = tags_to_spans(tags)
     model.write = True
     return entity_scores([s.tags for s in sentences], spans)
-
-
-def _hidden(model, batch):
-    parts = [model.word_embed(batch.words), F.embedding(batch.type_index, model.char_encoder(batch.chars, batch.char_lengths))]
-    if model.casing_embed is not None:
-        parts.append(model.casing_embed(batch.casing))
-    return model.encoder(torch.cat(parts, 2), batch.mask)
 
 
 def main():
