@@ -39,9 +39,10 @@ def output_format_alias(old: str) -> Any:
     return typer.Option(None, old, hidden=True)
 
 
-CHOICE_ENUMS = {key: _choice(key) for key in ("head", "rnn", "char", "bigrams", "optimizer", "scheme", "train_scheme", "device")}
+CHOICE_ENUMS = {key: _choice(key) for key in ("head", "rnn", "char", "bigrams", "optimizer", "scheme", "train_scheme", "device",
+                                              "doc_memory")}
 CHOICE_ENUMS.update(input_format=SOURCE_FORMAT, tokenize=TOKENIZE)
-HEAD, RNN, CHAR, BIGRAMS, OPTIMIZER, SCHEME, TRAIN_SCHEME, DEVICE_CHOICE = list(CHOICE_ENUMS.values())[:8]
+HEAD, RNN, CHAR, BIGRAMS, OPTIMIZER, SCHEME, TRAIN_SCHEME, DEVICE_CHOICE, DOC_MEMORY = list(CHOICE_ENUMS.values())[:9]
 _DEFAULTS = TrainConfig()
 
 

@@ -145,6 +145,9 @@ class TrainView:
             f"scheme {d.scheme.upper()}; types {', '.join(d.types)}; "
             f"{d.words:,} words, {d.chars:,} chars{bigrams}; {d.tokenization} tokens; device {d.device}"
         )
+        if d.linked is not None:
+            console.print(f"document memory: {d.linked:,} training tokens ({100 * d.linked / max(d.tokens, 1):.1f}%) "
+                          "linked to other mentions in their document")
         for role, note in d.notes.items():
             err_console.print(f"[yellow]note:[/] {role} data: {escape(note)}", markup=True)
         for role, counts in d.unseen.items():
@@ -201,6 +204,9 @@ def train(
     heads: int | None = opt("heads", "Model", help="Attention heads."),
     bigrams: options.BIGRAMS | None = opt("bigrams", "Model", help="Token bigram embeddings (auto: for character-level data)."),
     bigram_dim: int | None = opt("bigram_dim", "Model", help="Bigram embedding size."),
+    doc_memory: options.DOC_MEMORY | None = opt("doc_memory", "Model", help=(
+        "A memory of other mentions of a word in its document (auto: when the training data has -DOCSTART- documents).")),
+    memory_dim: int | None = opt("memory_dim", "Model", help="Hidden size of the document memory's scorer."),
     casing: bool | None = opt("casing", "Model", "--casing/--no-casing", help="Casing feature."),
     dropout: float | None = opt("dropout", "Model", help="Dropout rate."),
     attention: bool | None = opt("attention", "Model", "--attention/--no-attention", help="Self-attention over the encoder."),

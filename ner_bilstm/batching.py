@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
+from .doc_memory import DocumentMemory, MemoryRows
 from .sentence import Sentence
 from .vocab import Vocabularies, casing
 
@@ -31,6 +32,7 @@ class Batch:
     tags: torch.Tensor | None
     index: list[int]
     bigrams: torch.Tensor | None = None
+    memory: MemoryRows | None = None
 
     def to(self, device: torch.device) -> Batch:
         """The batch on ``device``; to a GPU through pinned memory with non-blocking copies."""
@@ -105,7 +107,8 @@ class EncodedCorpus:
     """Sentences as id tensors, encoded once (``TokenEncoder``), batched on demand.
 
     Each field is one flat tensor of the whole corpus with sentence offsets, so a batch is one
-    gather per field rather than a copy per sentence.
+    gather per field rather than a copy per sentence. ``memory``, when set, is the corpus's
+    document memory, indexed by the same flat token positions.
     """
 
     def __init__(self, sentences: Sequence[Sentence], vocab: Vocabularies, tags: Sequence[Sequence[str]] | None = None,
@@ -126,6 +129,7 @@ class EncodedCorpus:
         self.bigrams = flat(bigrams) if vocab.bigrams is not None else None
         self.table = encoder.type_table()
         self.tags = None
+        self.memory: DocumentMemory | None = None
         if tags is not None:
             stoi = vocab.labels.stoi
             self.tags = torch.tensor([stoi[t] for seq in tags for t in seq], dtype=torch.long)
@@ -146,8 +150,11 @@ class EncodedCorpus:
         def gather(field: torch.Tensor | None) -> torch.Tensor | None:
             return field[at].masked_fill_(pad, 0) if field is not None else None
 
-        return assemble(gather(self.words), gather(self.types), lengths, gather(self.tags), gather(self.bigrams),
-                        self.table, index, subset=True)
+        batch = assemble(gather(self.words), gather(self.types), lengths, gather(self.tags), gather(self.bigrams),
+                         self.table, index, subset=True)
+        if self.memory is not None:
+            batch.memory = MemoryRows(self.memory, at.masked_fill(pad, -1))
+        return batch
 
 
 def flat(parts: list[torch.Tensor]) -> torch.Tensor:

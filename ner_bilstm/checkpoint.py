@@ -14,6 +14,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
+from .doc_memory import DocumentMemory
 from .errors import NerError
 from .io.files import write_bytes
 
@@ -23,7 +24,8 @@ CHECKPOINT_VERSION = 1
 # Training options a checkpoint may predate, with the values that behave as before they existed
 # (with bigram_dim 0 the bigrams setting changes nothing).
 # Options added since a checkpoint was written, at the values that reproduce what it did.
-LEGACY_TRAINING = {"bigram_dim": 0, "average": 0.0, "input_format": "auto", "tokenize": "word", "label_map": ""}
+LEGACY_TRAINING = {"bigram_dim": 0, "average": 0.0, "input_format": "auto", "tokenize": "word", "label_map": "",
+                   "doc_memory": "off", "memory_dim": 0}
 
 
 @dataclass
@@ -51,16 +53,19 @@ def checkpoint_path(output: Path) -> Path:
 
 def save_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: LoopState,
                     epoch_generator: torch.Tensor, identity: dict[str, Any], rank_rng: list[torch.Tensor] | None = None,
-                    average: torch.nn.Module | None = None) -> None:
+                    average: torch.nn.Module | None = None, memory: DocumentMemory | None = None) -> None:
     """Write the full training state atomically (temporary file, fsync, rename).
 
     ``epoch_generator`` is the batch-order generator's state at the start of ``state.epoch``;
     ``identity`` (configuration and data fingerprints) is checked on resume; ``rank_rng`` holds
-    every training process's torch RNG state under torchrun; ``average`` the moving average of the weights.
+    every training process's torch RNG state under torchrun; ``average`` the moving average of the
+    weights; ``memory`` the training corpus's document memory.
     """
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if average is not None:
         tensors.update({f"average.{k}": v.detach().cpu().contiguous() for k, v in average.state_dict().items()})
+    if memory is not None:
+        tensors.update({f"memory.{k}": v for k, v in memory.state_dict().items()})
     opt = optimizer.state_dict()
     extra: dict[str, Any] = {}
     for index, slots in opt["state"].items():
@@ -89,7 +94,8 @@ def save_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
 
 def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     identity: dict[str, Any], rank: int = 0,
-                    average: torch.nn.Module | None = None) -> tuple[LoopState, torch.Tensor]:
+                    average: torch.nn.Module | None = None,
+                    memory: DocumentMemory | None = None) -> tuple[LoopState, torch.Tensor]:
     """Restore model, optimiser and random states; returns the loop state and the epoch's
     batch-order generator state. Refuses a checkpoint of a different configuration or data."""
     path = checkpoint_path(output)
@@ -114,6 +120,11 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     if average is not None:
         average.load_state_dict({k[len("average."):]: v for k, v in tensors.items() if k.startswith("average.")})
+    if memory is not None:
+        try:
+            memory.load_state_dict({name: tensors[f"memory.{name}"] for name in ("values", "filled")})
+        except (KeyError, ValueError) as e:
+            raise NerError(f"the checkpoint's document memory does not fit this run ({e})", path=str(path)) from None
     opt_state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         if key.startswith("optimizer."):

@@ -19,6 +19,7 @@ CHOICES = {
     "rnn": ("lstm", "gru"),
     "char": ("cnn", "lstm", "none"),
     "bigrams": ("auto", "on", "off"),
+    "doc_memory": ("auto", "on", "off"),
     "optimizer": ("sgd", "adam", "lazyadam"),
     "scheme": ("auto", "iob1", "iob2", "bioes", "bmes", "bilou"),
     "train_scheme": ("bioes", "iob2"),
@@ -34,14 +35,15 @@ MAX_SEED = 2**32 - 1  # numpy's seeds stop there
 # model directory from reaching the allocator.
 LIMITS = {
     "layers": 32, "hidden": 8192, "word_dim": 8192, "char_dim": 1024, "char_filters": 4096, "char_hidden": 4096,
-    "casing_dim": 1024, "heads": 64, "bigram_dim": 1024, "max_word_chars": 10_000,
+    "casing_dim": 1024, "heads": 64, "bigram_dim": 1024, "memory_dim": 4096, "max_word_chars": 10_000,
 }
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """The options that shape the network, which must match when weights are loaded: what
-    ``TaggerNetwork`` takes and config.json's "model" record. ``bigram_dim`` 0 means no bigrams."""
+    ``TaggerNetwork`` takes and config.json's "model" record. ``bigram_dim`` 0 means no bigrams,
+    ``memory_dim`` 0 no document memory."""
 
     head: str = "crf"
     rnn: str = "lstm"
@@ -58,6 +60,7 @@ class ModelConfig:
     attention: bool = False
     heads: int = 4
     bigram_dim: int = 0
+    memory_dim: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -87,6 +90,8 @@ class TrainConfig:
     heads: int = ModelConfig.heads
     bigrams: str = "auto"  # embeddings of token bigrams; auto: for character-level data (Chinese), where they help
     bigram_dim: int = 100  # the model's config records 0 when bigrams are off
+    doc_memory: str = "auto"  # a memory of other mentions in the same document (doc_memory.py); auto: when the data has documents
+    memory_dim: int = 100  # hidden width of the memory's scorer; the model's config records 0 when the memory is off
     # optimisation
     optimizer: str = "adam"
     lr: float = 0.002
@@ -147,6 +152,8 @@ class TrainConfig:
         for key in ("dropout", "word_dropout", "average"):
             if not 0.0 <= getattr(self, key) < 1.0:
                 raise NerError(f"{key} must be in [0, 1), not {getattr(self, key)}", path=source)
+        if self.memory_dim < 0 or (self.doc_memory == "on" and self.memory_dim == 0):
+            raise NerError(f"memory_dim must be at least 1 with doc_memory on (0 turns it off), not {self.memory_dim}", path=source)
         if self.bigram_dim < 0 or (self.bigrams == "on" and self.bigram_dim == 0):
             raise NerError(f"bigram_dim must be at least 1 with bigrams on (0 turns them off), not {self.bigram_dim}", path=source)
         if not 0 <= self.seed <= MAX_SEED:

@@ -137,6 +137,25 @@ class RowSync:
             self.world.average_rows(weight, torch.unique(ids(batch)) if dense else None)
 
 
+class MemorySync:
+    """Hands each process's document-memory writes of a step to the others, so every process
+    reads the same memory (and the main process's checkpoint holds all of it). A step's processes
+    write disjoint rows (their own sentences), so the order of applying them does not matter."""
+
+    def __init__(self, world: World, memory: Any):
+        self.world, self.memory = world, memory
+        memory.log = []
+
+    def __call__(self) -> None:
+        log, self.memory.log = self.memory.log, []
+        width = self.memory.width
+        rows = torch.cat([r for r, _ in log]) if log else torch.zeros(0, dtype=torch.long)
+        values = torch.cat([v for _, v in log]) if log else torch.zeros(0, width)
+        for rank, (r, v) in enumerate(self.world.gather_objects((rows, values))):  # type: ignore[misc]
+            if rank != self.world.rank:
+                self.memory.apply(r, v)
+
+
 def init_world(device: torch.device) -> tuple[World, torch.device]:
     """Join the process group that torchrun describes in the environment (WORLD_SIZE, RANK, ...);
     with CUDA each process takes the GPU of its LOCAL_RANK."""

@@ -115,9 +115,19 @@ def tokens_document(tokens: list[str], line: int = 0, fields: dict[str, Any] | N
     return Document(line, _pieces([Sentence(tokens=tokens)]) if tokens else [], fields=fields)
 
 
+def conll_document(doc: Document) -> tuple | None:
+    """The -DOCSTART- block a document (a CoNLL sentence) belongs to, as (file, index); None for
+    any other document."""
+    meta = doc.sentences[0].meta if doc.sentences else {}
+    return (meta.get("source"), meta["document"]) if "document" in meta else None
+
+
 def predict_documents(predictor: Predictor, documents: Sequence[Document]) -> None:
-    """Fill in every document's ``predictions``, all sentences in one call (batched by length)."""
-    predictions = iter(predictor.predict([s for d in documents for s in d.sentences]))
+    """Fill in every document's ``predictions``, all sentences in one call (batched by length).
+    A document memory links mentions within a document, or within a -DOCSTART- block of CoNLL
+    sentences (``conll_document``)."""
+    names = [conll_document(d) or ("unit", k) for k, d in enumerate(documents) for _ in d.sentences]
+    predictions = iter(predictor.predict([s for d in documents for s in d.sentences], names))
     for doc in documents:
         doc.predictions = [next(predictions) for _ in doc.sentences]
 

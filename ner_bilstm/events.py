@@ -28,7 +28,8 @@ class DataLoaded:
     types, vocabulary sizes (``bigrams`` 0 and ``bigram_dim`` 0 without bigrams), and entity
     counts per type that dev or test has and training lacks (``unseen``: role -> type -> count),
     and per role the summary of what reading changed or left out (``notes``: spans aligned to
-    tokens, records skipped, types renamed)."""
+    tokens, records skipped, types renamed); ``linked``: training tokens the document memory
+    links to other mentions (None without a memory)."""
 
     train: int
     dev: int
@@ -45,6 +46,7 @@ class DataLoaded:
     embeddings: EmbeddingCoverage | None
     unseen: dict[str, dict[str, int]]
     notes: dict[str, str]
+    linked: int | None = None
 
 
 @dataclass(frozen=True)

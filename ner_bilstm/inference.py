@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,6 +11,7 @@ import torch
 
 from .artifact import LoadedModel
 from .batching import EncodedCorpus, length_batches
+from .doc_memory import DocumentMemory, document_links
 from .schemes import Span, convert, parse_tag, spans_to_tags, tags_to_spans
 from .sentence import Sentence
 
@@ -90,8 +91,14 @@ class Predictor:
         self.min_score = min_score
 
     @torch.inference_mode()
-    def predict(self, sentences: Sequence[Sentence]) -> list[Prediction]:
-        """One Prediction per sentence; sentences with no tokens get an empty one."""
+    def predict(self, sentences: Sequence[Sentence], documents: Sequence[Hashable | None] | None = None) -> list[Prediction]:
+        """One Prediction per sentence; sentences with no tokens get an empty one.
+
+        ``documents[i]`` names sentence i's document for a model with a document memory (default:
+        ``meta["document"]``, which CoNLL files with -DOCSTART- lines give; None: on its own).
+        Such a model first fills the memory of every sentence given, then tags, so pass whole
+        documents: a sentence's tags then depend on its document only.
+        """
         results: list[Prediction | None] = [None] * len(sentences)
         nonempty = [i for i, s in enumerate(sentences) if s.tokens]
         for i in range(len(sentences)):
@@ -99,11 +106,26 @@ class Predictor:
                 results[i] = Prediction([], [])
         corpus = EncodedCorpus([sentences[i] for i in nonempty], self.loaded.vocab, max_word_chars=self.loaded.max_word_chars)
         self.model.eval()
+        if self.model.memory_head is not None:
+            names = documents if documents is not None else [s.meta.get("document") for s in sentences]
+            self._fill_memory(corpus, [sentences[i].tokens for i in nonempty], [names[i] for i in nonempty])
         for index in length_batches(corpus.lengths, self.batch_size):
             batch = corpus.batch(index).to(self.device)
             for row, pred in zip(index, self._predict_batch(batch)):
                 results[nonempty[row]] = pred
         return results  # type: ignore[return-value]
+
+    def _fill_memory(self, corpus: EncodedCorpus, tokens: list[list[str]], documents: list[Hashable | None]) -> None:
+        """Give ``corpus`` a document memory holding the states of all its linked tokens
+        (only sentences with a linked token are encoded for it)."""
+        links = document_links(tokens, documents)
+        corpus.memory = DocumentMemory(links, self.model.encoder.output_size)
+        lengths = corpus.lengths
+        owner = torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths, dtype=torch.long))
+        linked = torch.unique(owner[links.slot >= 0]).tolist()
+        for part in length_batches([lengths[i] for i in linked], self.batch_size):
+            batch = corpus.batch([linked[j] for j in part]).to(self.device)
+            batch.memory.write(self.model.states(batch))  # type: ignore[union-attr]
 
     def _predict_batch(self, batch) -> list[Prediction]:
         paths, em = self.model.decode(batch)

@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from .batching import Batch
 from .config import ModelConfig
+from .doc_memory import MemoryHead
 from .modules import HEADS, CharCNN, CharLSTM, SentenceEncoder
 from .modules.dropout import Dropout
 from .schemes import allowed_transitions
@@ -48,6 +49,7 @@ class TaggerNetwork(nn.Module):
         # Registered under its own name ("crf", "softmax"), so the CRF's weights keep the names model
         # files have always given them (crf.transitions, ...).
         self.add_module(c.head, HEADS[c.head](len(labels), allowed_transitions(labels, train_scheme)))
+        self.memory_head = MemoryHead(self.encoder.output_size, c.memory_dim, len(labels)) if c.memory_dim else None
 
     @property
     def head(self) -> nn.Module:
@@ -81,8 +83,8 @@ class TaggerNetwork(nn.Module):
             tables["bigram_embed"] = (self.bigram_embed, lambda b: b.bigrams)
         return tables
 
-    def emissions(self, batch: Batch) -> torch.Tensor:
-        """Tag scores ``(batch, time, tags)``."""
+    def states(self, batch: Batch) -> torch.Tensor:
+        """The encoder's states ``(batch, time, width)``, before the output dropout."""
         parts = [self.word_embed(batch.words)]
         if self.char_encoder is not None:
             per_type = self.char_encoder(batch.chars, batch.char_lengths)
@@ -92,9 +94,16 @@ class TaggerNetwork(nn.Module):
             parts.append(self.bigram_embed(batch.bigrams))
         if self.casing_embed is not None:
             parts.append(self.casing_embed(batch.casing))
-        x = self.dropout(torch.cat(parts, dim=2))
-        h = self.dropout(self.encoder(x, batch.mask))
-        return self.projection(h)
+        return self.encoder(self.dropout(torch.cat(parts, dim=2)), batch.mask)
+
+    def emissions(self, batch: Batch) -> torch.Tensor:
+        """Tag scores ``(batch, time, tags)``; with a document memory, its scores are added and
+        the batch's states written to it (``batch.memory``)."""
+        h = self.states(batch)
+        scores = self.projection(self.dropout(h))
+        if self.memory_head is not None:
+            scores = scores + self.memory_head(h, batch.memory, self.dropout)
+        return scores
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """The training loss; ``forward`` so that DistributedDataParallel can wrap the model."""

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .config import ModelConfig
     from .record import ModelRecord
 
-FORMAT_VERSION = 2  # 2: bigram embeddings (a model without them is still written as 1, which older versions read)
+FORMAT_VERSION = 3  # 2: bigram embeddings, 3: document memory (a model without either is written as 1, which older versions read)
 MAX_LABELS = 4096  # a CRF over more tags would be absurd; the softmax head keeps labels² masks
 FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 TOKENIZATIONS = ("word", "char")
@@ -73,6 +73,7 @@ def check_config(config: Any, path: Path) -> dict[str, Any]:
                        path=str(path))
     model = require(config, "model", dict, path)
     model.setdefault("bigram_dim", 0)  # models from before bigrams
+    model.setdefault("memory_dim", 0)  # models from before the document memory
     kinds = option_types()
     for key in MODEL_KEYS:
         require(model, key, (int, float) if kinds[key] is float else kinds[key], path, "model.")
@@ -194,7 +195,7 @@ def _causes(record: ModelRecord, vocab: Vocabularies, name: str, base: tuple[int
         return shape is not None and any(shape[axis] != base[axis] for axis in wrong)
 
     causes = [f"config.json model.{key} = {getattr(model, key)}"
-              for key in ("word_dim", "char_dim", "char_filters", "char_hidden", "casing_dim", "hidden", "bigram_dim")
+              for key in ("word_dim", "char_dim", "char_filters", "char_hidden", "casing_dim", "hidden", "bigram_dim", "memory_dim")
               if moves((_probe(model, *sizes, scheme, vocab.num_bigrams, **{key: 2 * getattr(model, key)}) or {}).get(name))]
     extra = ["B-ZZ", "I-ZZ", "E-ZZ", "S-ZZ"] if scheme == "bioes" else ["B-ZZ", "I-ZZ"]
     bigrams = vocab.num_bigrams

@@ -16,7 +16,7 @@ import torch
 from . import __version__
 from .config import MODEL_KEYS, ModelConfig
 from .embeddings import EmbeddingCoverage
-from .model_check import FORMAT_VERSION, check_config
+from .model_check import check_config
 
 DEFAULT_MAX_WORD_CHARS = 40  # what models written before the option existed read
 
@@ -98,7 +98,7 @@ class ModelRecord:
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of config.json."""
         out: dict[str, Any] = {
-            "format_version": FORMAT_VERSION if self.model.bigram_dim else 1,  # 1 without bigrams: older versions read it
+            "format_version": self.format_version,
             "model": self.model.to_dict(), "training": self.training, "labels": self.labels, "entity_types": self.entity_types,
             "input_scheme": self.input_scheme, "train_scheme": self.train_scheme, "versions": self.versions,
             "tokenization": self.tokenization,
@@ -109,6 +109,12 @@ class ModelRecord:
         if self.command is not None:
             out["command"] = self.command
         return out
+
+    @property
+    def format_version(self) -> int:
+        """The oldest model format that holds this model, so older versions read what they can:
+        3 with a document memory, 2 with bigrams, else 1."""
+        return 3 if self.model.memory_dim else 2 if self.model.bigram_dim else 1
 
     @classmethod
     def from_dict(cls, raw: Any, path: Path) -> ModelRecord:

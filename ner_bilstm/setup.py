@@ -13,7 +13,8 @@ from torch.optim.swa_utils import AveragedModel
 
 from .batching import Batch, EncodedCorpus
 from .config import TrainConfig
-from .corpora import TrainingSentences
+from .corpora import LoadedSentences, TrainingSentences
+from .doc_memory import DocumentMemory, document_links
 from .embeddings import EmbeddingCoverage, load_embeddings, pretrained_rows
 from .errors import NerError
 from .model import TaggerNetwork
@@ -48,6 +49,7 @@ class TrainingSetup:
     singleton_bigrams: torch.Tensor | None = None  # (bigrams,) bool, like ``singleton``
     average: AveragedModel | None = None  # the moving average of the weights (--average)
     row_sync: Callable[[Batch], None] | None = None  # averages the embedding rows a step touched (distributed only)
+    memory_sync: Callable[[], None] | None = None  # hands the step's document-memory writes to the other processes
 
     @property
     def scored(self) -> TaggerNetwork:
@@ -64,6 +66,19 @@ def tokenization_of(vocab: Vocabularies) -> str:
     """"char" when nearly every training token is one character (Chinese, Japanese), else "word"."""
     single = sum(count for word, count in vocab.word_counts.items() if len(word) == 1)
     return "char" if single / max(sum(vocab.word_counts.values()), 1) >= CHAR_LEVEL_SHARE else "word"
+
+
+def _doc_memory(config: TrainConfig, sentences: TrainingSentences, source: str) -> str:
+    """"on" or "off": whether this run's model has a document memory (auto: when the training
+    sentences come in documents, as CoNLL files with -DOCSTART- lines do)."""
+    if not isinstance(sentences, LoadedSentences):  # streamed datasets sources carry no documents
+        if config.doc_memory == "on":
+            raise NerError("--doc-memory on needs documents (-DOCSTART- lines), which a streamed (--lazy) source has not",
+                           path=source)
+        return "off"
+    if config.doc_memory == "auto":
+        return "on" if any("document" in s.meta for s in sentences) else "off"
+    return config.doc_memory
 
 
 def prepare(
@@ -100,10 +115,17 @@ def prepare(
         config = dataclasses.replace(config, word_dim=vectors.dim)  # the vectors decide the dimension
         vocab.words.extend(sorted(k for k in keys if k in vectors))
         matrix, found, coverage = pretrained_rows(vectors, vocab.words.itos, (vocab.word_id(t) for s in sentences for t in s.tokens))
+    config = dataclasses.replace(config, doc_memory=_doc_memory(config, sentences, source))
+    if config.doc_memory == "off":
+        config = dataclasses.replace(config, memory_dim=0)
     data = sentences.encode(vocab, config.train_scheme, config.max_word_chars)
     if len(data) == 0:
         raise NerError("the training set has no sentences", path=source)
     model = TaggerNetwork(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme, vocab.num_bigrams)
+    if model.memory_head is not None:
+        assert isinstance(sentences, LoadedSentences) and isinstance(data, EncodedCorpus)
+        data.memory = DocumentMemory(document_links([s.tokens for s in sentences], [s.meta.get("document") for s in sentences]),
+                                     model.encoder.output_size)
     if matrix is not None and found is not None:
         with torch.no_grad():
             rows = found.nonzero().squeeze(1)

@@ -40,6 +40,8 @@ class ArrowCorpus:
     from the Arrow file and encodes them when it is asked for.
     """
 
+    memory = None  # a streamed source has no documents, so no document memory
+
     def __init__(self, stream: StreamedSentences, vocab: Vocabularies, train_scheme: str, max_word_chars: int = 40):
         import pyarrow.compute as pc
 

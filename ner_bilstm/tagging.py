@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from itertools import chain
 
-from .documents import Document, predict_documents, text_document, tokens_document
+from .documents import Document, conll_document, predict_documents, text_document, tokens_document
 from .errors import NerError
 from .inference import Predictor
 from .io import INPUT_FORMATS, JSONL_SUFFIXES, ReaderOptions
@@ -160,10 +160,40 @@ def _read_ahead(documents: Iterable[Document], window: int) -> Iterator[list[Doc
             raise item
 
 
+def _whole_blocks(chunks: Iterable[list[Document]], window: int) -> Iterator[list[Document]]:
+    """The same documents, regrouped so that the sentences of a -DOCSTART- block of CoNLL input
+    are tagged together, whatever the read-ahead's timing: a block is held back until it ends, and
+    one longer than ``window`` sentences goes in pieces of ``window``, each in a group of its own."""
+    held: list[Document] = []  # the open block's sentences, fewer than window
+    for chunk in chunks:
+        ready: list[Document] = []
+        for doc in chunk:
+            block = conll_document(doc)
+            if held and block != conll_document(held[0]):
+                ready, held = ready + held, []
+            if block is None:
+                ready.append(doc)
+                continue
+            held.append(doc)
+            if len(held) == window:
+                if ready:
+                    yield ready
+                yield held
+                ready, held = [], []
+        if ready:
+            yield ready
+    if held:
+        yield held
+
+
 def tag_documents(predictor: Predictor, documents: Iterable[Document], window: int = 1024) -> Iterator[list[Document]]:
     """Fill in ``predictions`` for up to ``window`` documents at a time, as they arrive (read
-    ahead by a thread); yields each group, in input order."""
-    for chunk in _read_ahead(documents, window):
+    ahead by a thread); yields each group, in input order. With a document memory, the sentences
+    of a -DOCSTART- block are tagged together (``_whole_blocks``)."""
+    chunks = _read_ahead(documents, window)
+    if predictor.model.memory_head is not None:
+        chunks = _whole_blocks(chunks, window)
+    for chunk in chunks:
         predict_documents(predictor, chunk)
         yield chunk
 

@@ -22,7 +22,8 @@ from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .corpora import Corpora, load_corpora
 from .devices import resolve_device
-from .distributed import RowSync, World, close_world, init_world, joined
+from .distributed import MemorySync, RowSync, World, close_world, init_world, joined
+from .doc_memory import document_units
 from .errors import NerError, TrainingInterrupted, first_line
 from .evaluation import entity_scores
 from .events import BatchDone, Callback, DataLoaded, EpochEnded, EpochRecord, EpochStarted, Resumed, Tested, ignore
@@ -153,6 +154,8 @@ class Run:
             world.broadcast([weight for weight, _ in tables.values()])  # DDP broadcasts only the weights it manages
             setup.trainer = DDP(setup.model)
             setup.row_sync = RowSync(world, list(tables.values()))
+            if setup.data.memory is not None:
+                setup.memory_sync = MemorySync(world, setup.data.memory)
             torch.manual_seed(config.seed + world.rank)
         if not any(t != "O" for s in self.corpora.dev for t in s.tags):
             raise NerError("the dev set has no entities, so dev F1 cannot choose the best epoch", path=self.corpora.sources["dev"])
@@ -161,6 +164,7 @@ class Run:
             len(setup.data), len(self.corpora.dev), len(test) if test else 0, sum(setup.data.lengths), setup.scheme, setup.types,
             len(vocab.words), len(vocab.chars), vocab.num_bigrams, config.bigram_dim, str(setup.device), setup.tokenization,
             setup.embedding_coverage, self.corpora.unseen_types(setup.types), self.corpora.notes(),
+            setup.data.memory.links.size if setup.data.memory is not None else None,
         ))
         self.record = setup.record(self.corpora.fingerprints(config))
 
@@ -171,7 +175,7 @@ class Run:
         state = LoopState()
         if resume:
             state, generator_state = load_checkpoint(self.output, self.setup.model, self.setup.optimizer, self.identity,
-                                                     self.world.rank, self.setup.average)
+                                                     self.world.rank, self.setup.average, self.setup.data.memory)
             self.generator.set_state(generator_state)
             self.emit(Resumed(state.epoch, state.position, state.finished))
         self.earlier = state.wall_seconds
@@ -255,12 +259,14 @@ class Run:
 
     def dev_spans(self, predictor: Predictor) -> list:
         """The predicted spans of every dev sentence, in order. Each process tags its share (every
-        N-th sentence) and the shares are gathered, so every process scores the same predictions."""
-        dev, world = self.corpora.dev, self.world
-        shares = world.gather_objects([p.spans for p in predictor.predict(world.shard(dev))])
+        N-th document: a document memory needs whole documents) and the shares are gathered, so
+        every process scores the same predictions."""
+        dev, world, units = self.corpora.dev, self.world, document_units(self.corpora.dev)
+        shares = world.gather_objects([p.spans for p in predictor.predict([dev[i] for u in world.shard(units) for i in u])])
         spans: list = [None] * len(dev)
         for rank, share in enumerate(shares):
-            spans[rank :: world.size] = share  # type: ignore[assignment]
+            for i, s in zip([i for u in units[rank :: world.size] for i in u], share):  # type: ignore[call-overload]
+                spans[i] = s
         return spans
 
     def checkpoint(self, state: LoopState, epoch_generator: torch.Tensor) -> None:
@@ -269,7 +275,7 @@ class Run:
         rank_rng = self.world.gather(torch.get_rng_state()) if self.world.distributed else None
         if self.world.main:
             save_checkpoint(self.output, self.setup.model, self.setup.optimizer, state, epoch_generator, self.identity, rank_rng,
-                            self.setup.average)
+                            self.setup.average, self.setup.data.memory)
 
     def finish(self, state: LoopState) -> TrainResult:
         """Score the best model on test and write metrics.json (the main process only)."""
