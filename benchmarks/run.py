@@ -36,6 +36,9 @@ def markdown(results: dict) -> str:
                  f"{t['tokens_per_second']['ceiling']:,.0f} | **{100 * t['share_of_ceiling']:.0f}%** of ceiling |")
     lines.append(f"| training with `--optimizer lazyadam`, tokens/s | {t['tokens_per_second']['ours_lazyadam']:,.0f} | bare BiLSTM "
                  f"ceiling {t['tokens_per_second']['ceiling']:,.0f} | **{100 * t['share_of_ceiling_lazyadam']:.0f}%** of ceiling |")
+    if "ours_nomemory" in t["tokens_per_second"]:
+        lines.append(f"| training with `--doc-memory off`, tokens/s | {t['tokens_per_second']['ours_nomemory']:,.0f} | bare BiLSTM "
+                     f"ceiling {t['tokens_per_second']['ceiling']:,.0f} | **{100 * t['share_of_ceiling_nomemory']:.0f}%** of ceiling |")
     i = results["speed"]["inference"]
     r = i["tokens_per_second"]
     lines.append(f"| inference, model alone (batch 256), tokens/s | {r['model_alone']:,.0f} | | |")

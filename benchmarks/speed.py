@@ -102,6 +102,10 @@ def run(data: Path, rounds: int = 5) -> dict:
     lazy_config = replace(config, optimizer="lazyadam")
     lazy = prepare(lazy_config, LoadedSentences(train), torch.device("cpu"))
     cursor["ours_lazyadam"] = 0
+    set_seed(config.seed)
+    plain_config = replace(config, doc_memory="off", memory_dim=0)
+    plain = prepare(plain_config, LoadedSentences(train), torch.device("cpu"))
+    cursor["ours_nomemory"] = 0
 
     def steps(trainer, trainer_config: TrainConfig, name: str) -> Callable[[], int]:
         def run_steps() -> int:
@@ -150,6 +154,7 @@ def run(data: Path, rounds: int = 5) -> dict:
         return tokens
 
     token_rates = interleaved({"ours": steps(setup, config, "ours"), "ours_lazyadam": steps(lazy, lazy_config, "ours_lazyadam"),
+                               "ours_nomemory": steps(plain, plain_config, "ours_nomemory"),
                                "ceiling": ceiling_step, "flair": flair_step}, rounds)
     avg_len = sum(setup.data.lengths) / len(setup.data)
     flair_avg_len = sum(len(s) for s in flair_train) / len(flair_train)
@@ -159,6 +164,8 @@ def run(data: Path, rounds: int = 5) -> dict:
         "speedup_vs_flair": token_rates["ours"] / token_rates["flair"],
         "share_of_ceiling": token_rates["ours"] / token_rates["ceiling"],
         "share_of_ceiling_lazyadam": token_rates["ours_lazyadam"] / token_rates["ceiling"],
+        "share_of_ceiling_nomemory": token_rates["ours_nomemory"] / token_rates["ceiling"],
+        "document_memory": config.doc_memory,
         "batch_size": config.batch_size,
         "ceiling": f"bare nn.LSTM({width}, {config.hidden}, bidirectional) forward+backward on the same batch shapes",
         "flair": FLAIR_DESCRIPTION.format(batch=flair_batch),

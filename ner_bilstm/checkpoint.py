@@ -112,11 +112,15 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
     if meta.get("version") != CHECKPOINT_VERSION:
         raise NerError(f"checkpoint format {meta.get('version')} is not {CHECKPOINT_VERSION}", path=str(path))
     old = meta["identity"]
+    predates_memory = isinstance(old.get("training"), dict) and "doc_memory" not in old["training"]
     if isinstance(old.get("training"), dict):  # options added since that checkpoint, at the values that reproduce it
         old["training"] = {**LEGACY_TRAINING, "bigrams": identity.get("training", {}).get("bigrams"), **old["training"]}
     changed = _differences(old, identity)
     if changed:
-        raise NerError(f"cannot resume: {'; '.join(changed)} differ from the interrupted run", path=str(path))
+        hint = ""
+        if predates_memory and any(c.startswith("doc_memory (") for c in changed):
+            hint = "; that run predates the document memory: resume it with --doc-memory off"
+        raise NerError(f"cannot resume: {'; '.join(changed)} differ from the interrupted run{hint}", path=str(path))
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     if average is not None:
         average.load_state_dict({k[len("average."):]: v for k, v in tensors.items() if k.startswith("average.")})

@@ -99,6 +99,8 @@ class Predictor:
         Such a model first fills the memory of every sentence given, then tags, so pass whole
         documents: a sentence's tags then depend on its document only.
         """
+        if documents is not None and len(documents) != len(sentences):
+            raise ValueError(f"{len(documents)} document names for {len(sentences)} sentences")
         results: list[Prediction | None] = [None] * len(sentences)
         nonempty = [i for i, s in enumerate(sentences) if s.tokens]
         for i in range(len(sentences)):

@@ -77,7 +77,7 @@ def _doc_memory(config: TrainConfig, sentences: TrainingSentences, source: str) 
                            path=source)
         return "off"
     if config.doc_memory == "auto":
-        return "on" if any("document" in s.meta for s in sentences) else "off"
+        return "on" if config.memory_dim and any("document" in s.meta for s in sentences) else "off"
     return config.doc_memory
 
 

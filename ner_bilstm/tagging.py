@@ -165,23 +165,28 @@ def _whole_blocks(chunks: Iterable[list[Document]], window: int) -> Iterator[lis
     are tagged together, whatever the read-ahead's timing: a block is held back until it ends, and
     one longer than ``window`` sentences goes in pieces of ``window``, each in a group of its own."""
     held: list[Document] = []  # the open block's sentences, fewer than window
-    for chunk in chunks:
-        ready: list[Document] = []
-        for doc in chunk:
-            block = conll_document(doc)
-            if held and block != conll_document(held[0]):
-                ready, held = ready + held, []
-            if block is None:
-                ready.append(doc)
-                continue
-            held.append(doc)
-            if len(held) == window:
-                if ready:
-                    yield ready
-                yield held
-                ready, held = [], []
-        if ready:
-            yield ready
+    try:
+        for chunk in chunks:
+            ready: list[Document] = []
+            for doc in chunk:
+                block = conll_document(doc)
+                if held and block != conll_document(held[0]):
+                    ready, held = ready + held, []
+                if block is None:
+                    ready.append(doc)
+                    continue
+                held.append(doc)
+                if len(held) == window:
+                    if ready:
+                        yield ready
+                    yield held
+                    ready, held = [], []
+            if ready:
+                yield ready
+    except Exception:  # the input failed at a bad line: what came before it is still tagged
+        if held:
+            yield held
+        raise
     if held:
         yield held
 

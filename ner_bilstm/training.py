@@ -259,9 +259,10 @@ class Run:
 
     def dev_spans(self, predictor: Predictor) -> list:
         """The predicted spans of every dev sentence, in order. Each process tags its share (every
-        N-th document: a document memory needs whole documents) and the shares are gathered, so
-        every process scores the same predictions."""
-        dev, world, units = self.corpora.dev, self.world, document_units(self.corpora.dev)
+        N-th sentence; every N-th document for a document memory, which needs whole documents) and
+        the shares are gathered, so every process scores the same predictions."""
+        dev, world = self.corpora.dev, self.world
+        units = document_units(dev) if self.setup.model.memory_head is not None else [[i] for i in range(len(dev))]
         shares = world.gather_objects([p.spans for p in predictor.predict([dev[i] for u in world.shard(units) for i in u])])
         spans: list = [None] * len(dev)
         for rank, share in enumerate(shares):

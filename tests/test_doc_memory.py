@@ -231,3 +231,41 @@ def test_two_processes_share_one_memory_and_score_dev_by_whole_documents(doc_cor
     r = CliRunner().invoke(app, ["evaluate", "--model", str(out), str(doc_corpus["dev"]), "--format", "json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["micro"]["f1"] == reported  # dev scored in shards of whole documents, as evaluate scores it
+
+
+def test_a_bad_line_inside_a_block_still_tags_the_sentences_before_it(memory_model, tmp_path):
+    text = "-DOCSTART- O\n\nAnna B-PER\nsaid O\n\nAnna B-PER\nleft O\n\nbad line with too many columns\n"
+    path = tmp_path / "bad.conll"
+    path.write_text(text, encoding="utf-8")
+    predictor = Predictor(load_model(memory_model), batch_size=4)
+    tagged = []
+    with pytest.raises(NerError):
+        for chunk in tag_documents(predictor, read_documents(str(path), "conll"), window=16):
+            tagged += [d.tokens for d in chunk]
+    assert tagged == [["Anna", "said"], ["Anna", "left"]]
+
+
+def test_document_names_must_match_the_sentences(memory_model):
+    with pytest.raises(ValueError, match="2 document names for 1 sentences"):
+        Predictor(load_model(memory_model)).predict([Sentence(["Anna"])], documents=[0, 0])
+
+
+def test_a_checkpoint_from_before_the_memory_resumes_with_the_memory_off(doc_corpus, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    config = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "doc_memory": "off"})
+    out = tmp_path / "old"
+    steps = iter(range(1000))
+    with pytest.raises(TrainingInterrupted):
+        train(config, str(doc_corpus["train"]), str(doc_corpus["dev"]), out, should_stop=lambda: next(steps) == 7)
+    path = out / "checkpoint" / "state.safetensors"
+    with safe_open(str(path), "pt") as f:
+        meta = json.loads(f.metadata()["state"])
+    for key in ("doc_memory", "memory_dim"):
+        del meta["identity"]["training"][key]
+    save_file(load_file(str(path)), str(path), metadata={"state": json.dumps(meta)})
+    with pytest.raises(NerError, match="predates the document memory: resume it with --doc-memory off"):
+        train(load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5}), str(doc_corpus["train"]),
+              str(doc_corpus["dev"]), out, resume=True)
+    assert len(train(config, str(doc_corpus["train"]), str(doc_corpus["dev"]), out, resume=True).history) == 2
