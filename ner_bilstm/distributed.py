@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 
+from .doc_memory import DocumentMemory
 from .errors import NerError
 
 T = TypeVar("T")
@@ -142,7 +143,7 @@ class MemorySync:
     reads the same memory (and the main process's checkpoint holds all of it). A step's processes
     write disjoint rows (their own sentences), so the order of applying them does not matter."""
 
-    def __init__(self, world: World, memory: Any):
+    def __init__(self, world: World, memory: DocumentMemory):
         self.world, self.memory = world, memory
         memory.log = []
 

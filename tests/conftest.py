@@ -77,6 +77,28 @@ def tiny_model(corpus, tmp_path_factory) -> Path:
     return out
 
 
+def interrupted_before(config, corpus: dict[str, Path], out: Path, options: tuple[str, ...]) -> None:
+    """A checkpoint as a version from before ``options`` existed writes it: training stopped
+    after 7 steps, then those training options removed from the checkpoint's identity."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from ner_bilstm.errors import TrainingInterrupted
+    from ner_bilstm.training import train
+
+    steps = iter(range(1000))
+    with pytest.raises(TrainingInterrupted):
+        train(config, str(corpus["train"]), str(corpus["dev"]), out, should_stop=lambda: next(steps) == 7)
+    path = out / "checkpoint" / "state.safetensors"
+    with safe_open(str(path), "pt") as f:
+        meta = json.loads(f.metadata()["state"])
+    for key in options:
+        del meta["identity"]["training"][key]
+    save_file(load_file(str(path)), str(path), metadata={"state": json.dumps(meta)})
+
+
 def shared(*parts: str) -> Path:
     """A path in ../shared/data, or skip the test when the shared data is absent (a user's clone)."""
     path = SHARED_DATA.joinpath(*parts)

@@ -20,7 +20,7 @@ from ner_bilstm.sentence import Sentence
 from ner_bilstm.tagging import _whole_blocks, read_documents, tag_documents
 from ner_bilstm.training import train
 
-from .conftest import TINY, make_sentences
+from .conftest import TINY, interrupted_before, make_sentences
 
 WORDS = ["Paris", "paris", "PARIS", "the", "Acme", "acme", "Li", "x"]
 
@@ -251,20 +251,9 @@ def test_document_names_must_match_the_sentences(memory_model):
 
 
 def test_a_checkpoint_from_before_the_memory_resumes_with_the_memory_off(doc_corpus, tmp_path):
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
-
     config = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "doc_memory": "off"})
     out = tmp_path / "old"
-    steps = iter(range(1000))
-    with pytest.raises(TrainingInterrupted):
-        train(config, str(doc_corpus["train"]), str(doc_corpus["dev"]), out, should_stop=lambda: next(steps) == 7)
-    path = out / "checkpoint" / "state.safetensors"
-    with safe_open(str(path), "pt") as f:
-        meta = json.loads(f.metadata()["state"])
-    for key in ("doc_memory", "memory_dim"):
-        del meta["identity"]["training"][key]
-    save_file(load_file(str(path)), str(path), metadata={"state": json.dumps(meta)})
+    interrupted_before(config, doc_corpus, out, ("doc_memory", "memory_dim"))
     with pytest.raises(NerError, match="predates the document memory: resume it with --doc-memory off"):
         train(load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5}), str(doc_corpus["train"]),
               str(doc_corpus["dev"]), out, resume=True)

@@ -143,26 +143,14 @@ def test_weight_average_is_what_dev_scores_and_survives_an_interruption(corpus, 
 
 
 def test_a_checkpoint_from_before_bigrams_and_averaging_still_resumes(corpus, tmp_path):
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
-
     from ner_bilstm.config import load_config
-    from ner_bilstm.errors import TrainingInterrupted
     from ner_bilstm.training import train
 
-    from .conftest import TINY
+    from .conftest import TINY, interrupted_before
 
     config = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5})
     out = tmp_path / "old"
-    steps = iter(range(1000))
-    with pytest.raises(TrainingInterrupted):
-        train(config, str(corpus["train"]), str(corpus["dev"]), out, should_stop=lambda: next(steps) == 7)
-    path = out / "checkpoint" / "state.safetensors"
-    with safe_open(str(path), "pt") as f:
-        meta = json.loads(f.metadata()["state"])
-    for key in ("bigrams", "bigram_dim", "average"):
-        del meta["identity"]["training"][key]
-    save_file(load_file(str(path)), str(path), metadata={"state": json.dumps(meta)})
+    interrupted_before(config, corpus, out, ("bigrams", "bigram_dim", "average"))
     changed = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "average": 0.5})
     with pytest.raises(NerError, match=r"average \(0\.0 then, 0\.5 now\)"):  # the old run had no averaging
         train(changed, str(corpus["train"]), str(corpus["dev"]), out, resume=True)
