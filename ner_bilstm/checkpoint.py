@@ -112,14 +112,20 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
     if meta.get("version") != CHECKPOINT_VERSION:
         raise NerError(f"checkpoint format {meta.get('version')} is not {CHECKPOINT_VERSION}", path=str(path))
     old = meta["identity"]
-    predates_memory = isinstance(old.get("training"), dict) and "doc_memory" not in old["training"]
-    if isinstance(old.get("training"), dict):  # options added since that checkpoint, at the values that reproduce it
-        old["training"] = {**LEGACY_TRAINING, "bigrams": identity.get("training", {}).get("bigrams"), **old["training"]}
+    training = old.get("training")
+    predates_memory = isinstance(training, dict) and "doc_memory" not in training
+    predates_scope = isinstance(training, dict) and bool(training.get("memory_dim")) and "memory_scope" not in training
+    if isinstance(training, dict):  # options added since that checkpoint, at the values that reproduce it
+        now = identity.get("training", {})
+        scope = "all" if predates_scope else now.get("memory_scope")  # without a memory the scope is moot
+        old["training"] = {**LEGACY_TRAINING, "bigrams": now.get("bigrams"), "memory_scope": scope, **training}
     changed = _differences(old, identity)
     if changed:
         hint = ""
         if predates_memory and any(c.startswith("doc_memory (") for c in changed):
             hint = "; that run predates the document memory: resume it with --doc-memory off"
+        elif predates_scope and any(c.startswith("memory_scope (") for c in changed):
+            hint = '; that run\'s memory head scores every token: resume it with memory_scope = "all" in a --config file'
         raise NerError(f"cannot resume: {'; '.join(changed)} differ from the interrupted run{hint}", path=str(path))
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     if average is not None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import tomllib
 
+from .doc_memory import MEMORY_SCOPES
 from .errors import NerError
 from .io import SOURCE_FORMATS
 from .io.spans import TOKENIZERS
@@ -20,6 +21,7 @@ CHOICES = {
     "char": ("cnn", "lstm", "none"),
     "bigrams": ("auto", "on", "off"),
     "doc_memory": ("auto", "on", "off"),
+    "memory_scope": MEMORY_SCOPES,
     "optimizer": ("sgd", "adam", "lazyadam"),
     "scheme": ("auto", "iob1", "iob2", "bioes", "bmes", "bilou"),
     "train_scheme": ("bioes", "iob2"),
@@ -43,7 +45,8 @@ LIMITS = {
 class ModelConfig:
     """The options that shape the network, which must match when weights are loaded: what
     ``TaggerNetwork`` takes and config.json's "model" record. ``bigram_dim`` 0 means no bigrams,
-    ``memory_dim`` 0 no document memory."""
+    ``memory_dim`` 0 no document memory, whose head scores the tokens of ``memory_scope``
+    (``doc_memory.MemoryHead``)."""
 
     head: str = "crf"
     rnn: str = "lstm"
@@ -61,6 +64,7 @@ class ModelConfig:
     heads: int = 4
     bigram_dim: int = 0
     memory_dim: int = 0
+    memory_scope: str = "linked"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -92,6 +96,7 @@ class TrainConfig:
     bigram_dim: int = 100  # the model's config records 0 when bigrams are off
     doc_memory: str = "auto"  # a memory of other mentions in the same document (doc_memory.py); auto: when the data has documents
     memory_dim: int = 100  # hidden width of the memory's scorer; the model's config records 0 when the memory is off
+    memory_scope: str = ModelConfig.memory_scope  # "all": score every token, as model format 3 did (to resume such a run)
     # optimisation
     optimizer: str = "adam"
     lr: float = 0.002

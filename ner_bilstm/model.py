@@ -49,7 +49,7 @@ class TaggerNetwork(nn.Module):
         # Registered under its own name ("crf", "softmax"), so the CRF's weights keep the names model
         # files have always given them (crf.transitions, ...).
         self.add_module(c.head, HEADS[c.head](len(labels), allowed_transitions(labels, train_scheme)))
-        self.memory_head = MemoryHead(self.encoder.output_size, c.memory_dim, len(labels)) if c.memory_dim else None
+        self.memory_head = MemoryHead(self.encoder.output_size, c.memory_dim, len(labels), c.memory_scope) if c.memory_dim else None
 
     @property
     def head(self) -> nn.Module:
@@ -102,7 +102,7 @@ class TaggerNetwork(nn.Module):
         h = self.states(batch)
         scores = self.projection(self.dropout(h))
         if self.memory_head is not None:
-            scores = scores + self.memory_head(h, batch.memory, self.dropout)
+            scores = self.memory_head(h, scores, batch.memory, self.dropout)
         return scores
 
     def forward(self, batch: Batch) -> torch.Tensor:

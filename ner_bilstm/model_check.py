@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .config import ModelConfig
     from .record import ModelRecord
 
-FORMAT_VERSION = 3  # 2: bigram embeddings, 3: document memory (a model without either is written as 1, which older versions read)
+FORMAT_VERSION = 4  # 2: bigram embeddings, 3: document memory, 4: its head on linked tokens only (a model with none is written as 1)
 MAX_LABELS = 4096  # a CRF over more tags would be absurd; the softmax head keeps labels² masks
 FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 TOKENIZATIONS = ("word", "char")
@@ -74,6 +74,7 @@ def check_config(config: Any, path: Path) -> dict[str, Any]:
     model = require(config, "model", dict, path)
     model.setdefault("bigram_dim", 0)  # models from before bigrams
     model.setdefault("memory_dim", 0)  # models from before the document memory
+    model.setdefault("memory_scope", "all" if version <= 3 else "linked")  # format 3's memory head scored every token
     kinds = option_types()
     for key in MODEL_KEYS:
         require(model, key, (int, float) if kinds[key] is float else kinds[key], path, "model.")

@@ -113,8 +113,10 @@ class ModelRecord:
     @property
     def format_version(self) -> int:
         """The oldest model format that holds this model, so older versions read what they can:
-        3 with a document memory, 2 with bigrams, else 1."""
-        return 3 if self.model.memory_dim else 2 if self.model.bigram_dim else 1
+        4 with a document memory scoring linked tokens, 3 with one scoring all, 2 with bigrams, else 1."""
+        if self.model.memory_dim:
+            return 4 if self.model.memory_scope == "linked" else 3
+        return 2 if self.model.bigram_dim else 1
 
     @classmethod
     def from_dict(cls, raw: Any, path: Path) -> ModelRecord:

@@ -2,6 +2,7 @@
 (reproducible, resumable, batch-independent, whole -DOCSTART- blocks when streaming)."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ner_bilstm.artifact import load_model
+from ner_bilstm.batching import EncodedCorpus
 from ner_bilstm.config import load_config
 from ner_bilstm.doc_memory import MAX_PARTNERS, DocumentMemory, document_links, document_units, linkable
 from ner_bilstm.documents import Document
@@ -114,7 +116,7 @@ def test_document_units_are_runs_of_one_document():
 def test_auto_turns_the_memory_on_for_documents_only(memory_model, tiny_model):
     with_docs = json.loads((memory_model / "config.json").read_text())
     assert with_docs["model"]["memory_dim"] == 100 and with_docs["training"]["doc_memory"] == "on"
-    assert with_docs["format_version"] == 3
+    assert with_docs["format_version"] == 4 and with_docs["model"]["memory_scope"] == "linked"
     assert any(k.startswith("memory_head.") for k in load_model(memory_model).model.state_dict())
     plain = json.loads((tiny_model / "config.json").read_text())
     assert plain["model"]["memory_dim"] == 0 and plain["training"]["doc_memory"] == "off"
@@ -258,3 +260,61 @@ def test_a_checkpoint_from_before_the_memory_resumes_with_the_memory_off(doc_cor
         train(load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5}), str(doc_corpus["train"]),
               str(doc_corpus["dev"]), out, resume=True)
     assert len(train(config, str(doc_corpus["train"]), str(doc_corpus["dev"]), out, resume=True).history) == 2
+
+
+def emissions_with_and_without_memory(loaded, sentences) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One batch of ``sentences``: emissions with the filled memory, without any, the real-token
+    mask and the linked-token mask, all over (batch, time)."""
+    corpus = EncodedCorpus(sentences, loaded.vocab, max_word_chars=loaded.max_word_chars)
+    Predictor(loaded)._fill_memory(corpus, [s.tokens for s in sentences], [s.meta.get("document") for s in sentences])
+    batch = corpus.batch(range(len(sentences)))
+    network = loaded.model.eval()
+    with torch.no_grad():
+        with_memory = network.emissions(batch)
+        rows, batch.memory = batch.memory, None
+        without = network.emissions(batch)
+    linked = torch.zeros(batch.mask.numel(), dtype=torch.bool)
+    linked[rows.linked()[0]] = True
+    return with_memory, without, batch.mask, linked.view_as(batch.mask)
+
+
+def test_the_head_changes_the_scores_of_linked_tokens_only(memory_model, doc_corpus):
+    loaded = load_model(memory_model)
+    sentences = list(read_source(str(doc_corpus["test"])))
+    with_memory, without, real, linked = emissions_with_and_without_memory(loaded, sentences)
+    assert torch.equal(with_memory[real & ~linked], without[real & ~linked])
+    assert linked.any() and (with_memory[linked] - without[linked]).abs().amax(dim=1).min() > 0
+    with torch.no_grad():  # without a document the head adds nothing at all
+        alone = EncodedCorpus(sentences, loaded.vocab).batch(range(len(sentences)))
+        assert torch.equal(without[real], loaded.model.projection(loaded.model.states(alone))[real])
+
+
+def test_a_format_3_model_reads_with_its_head_on_every_token(memory_model, doc_corpus, tmp_path):
+    old = tmp_path / "format3"
+    shutil.copytree(memory_model, old)
+    config = json.loads((old / "config.json").read_text())
+    config["format_version"] = 3
+    del config["model"]["memory_scope"]
+    (old / "config.json").write_text(json.dumps(config))
+    loaded = load_model(old)
+    assert loaded.model.memory_head.scope == "all" and loaded.record.format_version == 3
+    with_memory, without, real, linked = emissions_with_and_without_memory(loaded, list(read_source(str(doc_corpus["test"]))))
+    # Every token gets the head's scores, with a zero context where it has none.
+    assert not torch.equal(with_memory[linked], without[linked])
+    assert torch.equal(with_memory[real & ~linked], without[real & ~linked])
+    sentences = list(read_source(str(doc_corpus["test"])))
+    new = load_model(memory_model)
+    with torch.no_grad():
+        alone = EncodedCorpus(sentences, new.vocab).batch(range(len(sentences)))
+        assert not torch.allclose(loaded.model.emissions(alone)[real], new.model.emissions(alone)[real])
+
+
+def test_a_checkpoint_from_before_the_scope_resumes_with_the_head_on_every_token(doc_corpus, tmp_path):
+    config = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "memory_scope": "all"})
+    out = tmp_path / "old"
+    interrupted_before(config, doc_corpus, out, ("memory_scope",))
+    with pytest.raises(NerError, match='resume it with memory_scope = "all"'):
+        train(load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5}), str(doc_corpus["train"]),
+              str(doc_corpus["dev"]), out, resume=True)
+    assert len(train(config, str(doc_corpus["train"]), str(doc_corpus["dev"]), out, resume=True).history) == 2
+    assert load_model(out).model.memory_head.scope == "all"
