@@ -2,7 +2,10 @@
 
 import json
 
+import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ner_bilstm_cli.main import app
 from typer.testing import CliRunner
 
@@ -10,17 +13,35 @@ import ner_bilstm
 from ner_bilstm.artifact import load_model
 from ner_bilstm.batching import EncodedCorpus
 from ner_bilstm.io import read_source
+from ner_bilstm.quantization import Int8LSTM
 
 runner = CliRunner()
 
 
 def test_quantized_layers_are_int8_and_the_crf_stays_float(tiny_model):
     network = load_model(tiny_model, quantize=True).model
-    kinds = {type(m).__module__ for m in network.encoder.modules()}
-    assert any("quantized" in k for k in kinds)  # the LSTMs were replaced
+    assert all(type(layer.fwd) is Int8LSTM and type(layer.bwd) is Int8LSTM for layer in network.encoder.layers)
     assert "quantized" in type(network.projection).__module__
     assert network.crf.transitions.dtype == torch.float32
     assert not any("quantized" in type(m).__module__ for m in load_model(tiny_model).model.modules())  # the default is float
+
+
+@settings(max_examples=20, deadline=None)
+@given(batch=st.integers(1, 5), time=st.integers(1, 12), seed=st.integers(0, 2**16))
+def test_the_int8_lstm_follows_the_float_lstm(batch, time, seed):
+    torch.manual_seed(seed)
+    lstm = torch.nn.LSTM(7, 16, batch_first=True).eval()
+    x = torch.randn(batch, time, 7)
+    with torch.inference_mode():
+        expected, _ = lstm(x)
+        got, state = Int8LSTM(lstm)(x)
+    assert state is None and got.shape == expected.shape
+    assert (got - expected).abs().max() < 0.05  # int8 weights and activations; the states stay in (-1, 1)
+
+
+def test_the_int8_lstm_refuses_what_it_does_not_copy():
+    with pytest.raises(ValueError, match="one-layer, one-direction"):
+        Int8LSTM(torch.nn.LSTM(4, 8, bidirectional=True, batch_first=True))
 
 
 def test_quantized_emissions_stay_close_and_the_tags_agree(tiny_model, corpus):
