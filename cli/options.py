@@ -40,9 +40,9 @@ def output_format_alias(old: str) -> Any:
 
 
 CHOICE_ENUMS = {key: _choice(key) for key in ("head", "rnn", "char", "bigrams", "optimizer", "scheme", "train_scheme", "device",
-                                              "doc_memory")}
+                                              "doc_memory", "memory_scope")}
 CHOICE_ENUMS.update(input_format=SOURCE_FORMAT, tokenize=TOKENIZE)
-HEAD, RNN, CHAR, BIGRAMS, OPTIMIZER, SCHEME, TRAIN_SCHEME, DEVICE_CHOICE, DOC_MEMORY = list(CHOICE_ENUMS.values())[:9]
+HEAD, RNN, CHAR, BIGRAMS, OPTIMIZER, SCHEME, TRAIN_SCHEME, DEVICE_CHOICE, DOC_MEMORY, MEMORY_SCOPE = list(CHOICE_ENUMS.values())[:10]
 _DEFAULTS = TrainConfig()
 
 

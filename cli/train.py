@@ -207,6 +207,9 @@ def train(
     doc_memory: options.DOC_MEMORY | None = opt("doc_memory", "Model", help=(
         "A memory of other mentions of a word in its document (auto: when the training data has -DOCSTART- documents).")),
     memory_dim: int | None = opt("memory_dim", "Model", help="Hidden size of the document memory's scorer."),
+    memory_scope: options.MEMORY_SCOPE | None = opt("memory_scope", "Model", help=(
+        "Tokens the memory's scorer scores: linked (those with another mention in their document) or all "
+        "(as models before format 4; to resume such a run).")),
     casing: bool | None = opt("casing", "Model", "--casing/--no-casing", help="Casing feature."),
     dropout: float | None = opt("dropout", "Model", help="Dropout rate."),
     attention: bool | None = opt("attention", "Model", "--attention/--no-attention", help="Self-attention over the encoder."),

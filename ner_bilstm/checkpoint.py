@@ -125,7 +125,7 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
         if predates_memory and any(c.startswith("doc_memory (") for c in changed):
             hint = "; that run predates the document memory: resume it with --doc-memory off"
         elif predates_scope and any(c.startswith("memory_scope (") for c in changed):
-            hint = '; that run\'s memory head scores every token: resume it with memory_scope = "all" in a --config file'
+            hint = "; that run's memory head scores every token: resume it with --memory-scope all"
         raise NerError(f"cannot resume: {'; '.join(changed)} differ from the interrupted run{hint}", path=str(path))
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     if average is not None:

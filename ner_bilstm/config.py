@@ -9,11 +9,12 @@ from typing import Any
 
 import tomllib
 
-from .doc_memory import MEMORY_SCOPES
 from .errors import NerError
 from .io import SOURCE_FORMATS
 from .io.spans import TOKENIZERS
 from .label_map import parse_label_map
+
+MEMORY_SCOPES = ("linked", "all")  # which tokens the document memory's head scores (doc_memory.MemoryHead)
 
 CHOICES = {
     "head": ("crf", "softmax"),
@@ -96,7 +97,7 @@ class TrainConfig:
     bigram_dim: int = 100  # the model's config records 0 when bigrams are off
     doc_memory: str = "auto"  # a memory of other mentions in the same document (doc_memory.py); auto: when the data has documents
     memory_dim: int = 100  # hidden width of the memory's scorer; the model's config records 0 when the memory is off
-    memory_scope: str = ModelConfig.memory_scope  # "all": score every token, as model format 3 did (to resume such a run)
+    memory_scope: str = ModelConfig.memory_scope  # "all": the memory scores every token, as format 3 did (to resume such a run)
     # optimisation
     optimizer: str = "adam"
     lr: float = 0.002

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .config import MEMORY_SCOPES
 from .sentence import Sentence
 
-MEMORY_SCOPES = ("linked", "all")  # which tokens the head scores (MemoryHead)
 MAX_PARTNERS = 16  # partners per token, nearest first: a frequent name's context stays local and bounded
 
 

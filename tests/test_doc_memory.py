@@ -313,7 +313,7 @@ def test_a_checkpoint_from_before_the_scope_resumes_with_the_head_on_every_token
     config = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "memory_scope": "all"})
     out = tmp_path / "old"
     interrupted_before(config, doc_corpus, out, ("memory_scope",))
-    with pytest.raises(NerError, match='resume it with memory_scope = "all"'):
+    with pytest.raises(NerError, match="resume it with --memory-scope all"):
         train(load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5}), str(doc_corpus["train"]),
               str(doc_corpus["dev"]), out, resume=True)
     assert len(train(config, str(doc_corpus["train"]), str(doc_corpus["dev"]), out, resume=True).history) == 2
