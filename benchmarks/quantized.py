@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ner_bilstm.artifact import load_model
 from ner_bilstm.batching import EncodedCorpus, length_batches
@@ -20,6 +22,7 @@ from ner_bilstm.config import load_config
 from ner_bilstm.evaluation import entity_scores
 from ner_bilstm.inference import Predictor
 from ner_bilstm.io import read_source
+from ner_bilstm.quantization import Int8LSTM
 from ner_bilstm.training import train
 
 from .common import conll_arguments, interleaved, machine
@@ -58,11 +61,34 @@ def run(data: Path, model: Path | None = None, rounds: int = 7) -> dict:
         return step
 
     rates = interleaved({name: alone(m.model) for name, m in models.items()}, rounds)
-    return {"model": str(directory.relative_to(ROOT)) if directory.is_relative_to(ROOT) else str(directory),
+    return {"lstm_alone": lstm_alone(models["float32"].model, rounds),
+            "model": str(directory.relative_to(ROOT)) if directory.is_relative_to(ROOT) else str(directory),
             "tokens": tokens, "tokens_per_second": rates, "speedup": rates["int8"] / rates["float32"], "test_f1": f1,
             "f1_difference": round(f1["int8"] - f1["float32"], 2), "quantized_engine": torch.backends.quantized.engine,
-            "notes": "model alone: emissions + Viterbi, batch 256, inference_mode; int8: torch dynamic quantisation of "
-                     "the LSTMs and linear layers (`predict --quantize`), CRF in float32."}
+            "notes": "model alone: emissions + Viterbi, batch 256, inference_mode; int8 (`predict --quantize`): the linear "
+                     "layers by torch's dynamic quantisation, the LSTMs as Int8LSTM on torch's int8 kernels, CRF in float32."}
+
+
+def lstm_alone(network, rounds: int, batch: int = 256, time: int = 20) -> dict:
+    """The forward LSTM of ``network``'s first layer alone on a random (batch, time, in) input, as
+    tokens/s: float32 (oneDNN's fused kernel), torch's dynamic int8 LSTM, and ``Int8LSTM``."""
+    lstm = network.encoder.layers[0].fwd
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch_int8 = torch.ao.quantization.quantize_dynamic(nn.Sequential(lstm), {nn.LSTM}, dtype=torch.qint8)[0]
+    x = torch.randn(batch, time, lstm.input_size, generator=torch.Generator().manual_seed(0))
+
+    def rate(module):
+        @torch.inference_mode()
+        def step() -> int:
+            module(x)
+            return batch * time
+        return step
+
+    rates = interleaved({"float32": rate(lstm), "torch_dynamic_int8": rate(torch_int8), "int8lstm": rate(Int8LSTM(lstm))}, rounds)
+    return {"shape": [batch, time, lstm.input_size], "tokens_per_second": rates,
+            "int8lstm_speedup": rates["int8lstm"] / rates["float32"],
+            "torch_dynamic_int8_speedup": rates["torch_dynamic_int8"] / rates["float32"]}
 
 
 def main() -> int:

@@ -49,6 +49,11 @@ def markdown(results: dict) -> str:
     q = results["quantized"]
     lines.append(f"| `predict --quantize` (int8), model alone (batch 256), tokens/s | {q['tokens_per_second']['int8']:,.0f} | "
                  f"float32 {q['tokens_per_second']['float32']:,.0f} | **{q['speedup']:.2f}×** |")
+    if "lstm_alone" in q:
+        a = q["lstm_alone"]
+        lines.append(f"| int8 LSTM alone (`Int8LSTM`, batch {a['shape'][0]}, length {a['shape'][1]}), tokens/s | "
+                     f"{a['tokens_per_second']['int8lstm']:,.0f} | float32 {a['tokens_per_second']['float32']:,.0f} "
+                     f"(torch's dynamic int8 LSTM {a['torch_dynamic_int8_speedup']:.2f}×) | **{a['int8lstm_speedup']:.2f}×** |")
     lines.append(f"| int8 CoNLL-2003 test F1 | {q['test_f1']['int8']:.2f} | float32 {q['test_f1']['float32']:.2f} | "
                  f"{q['f1_difference']:+.2f} |")
     d = results["distributed"]

@@ -68,7 +68,7 @@ def _model_info(model: Path, format: str) -> None:
     table.add_column()
     table.add_row("architecture", f"{m.char} chars + {m.word_dim}-d words{' + casing' if m.casing else ''} -> "
                   f"{m.layers}x Bi{m.rnn.upper()} {m.hidden}{' + attention' if m.attention else ''} -> {m.head}"
-                  f"{f' + document memory ({m.memory_dim})' if m.memory_dim else ''}")
+                  f"{f' + document memory ({m.memory_dim}, {m.memory_scope} tokens)' if m.memory_dim else ''}")
     table.add_row("parameters", f"{described.parameters:,}")
     table.add_row("vocabulary", f"{described.words:,} words, {described.chars:,} chars; {r.tokenization} tokens")
     if r.embeddings:

@@ -99,8 +99,8 @@ def predict(
     batch_size: int = typer.Option(256, help="Sentences per batch."),
     threads: int = typer.Option(0, help="CPU threads for torch (0 = its default)."),
     device: options.DEVICE_CHOICE = options.DEVICE,
-    quantize: bool = typer.Option(False, "--quantize", help="Run the LSTM and linear layers in int8 (dynamic quantisation; CPU only, "
-                                  "the CRF stays float32)."),
+    quantize: bool = typer.Option(False, "--quantize", help="Run the LSTM and linear layers in int8 (torch's int8 kernels, activations "
+                                  "quantised on the fly; CPU only, the CRF stays float32)."),
     split: str | None = options.SPLIT,
     tokens_field: str = options.TOKENS_FIELD,
     encoding: str = typer.Option("utf-8", help="Text encoding of the input."),

@@ -196,7 +196,7 @@ class MemoryHead(nn.Module):
 
     ``scope`` "linked" (the default since model format 4) scores the linked tokens only
     (``DocumentLinks``): the others have no context, and leaving those ~90% of tokens to the
-    projection alone makes the head a tenth of the cost and their tags independent of any document.
+    projection alone makes the head a tenth of the cost (their scores are the projection's).
     "all" scores every token, as format 3's models were trained to.
     """
 
@@ -205,6 +205,9 @@ class MemoryHead(nn.Module):
         if scope not in MEMORY_SCOPES:
             raise ValueError(f"memory scope must be one of {', '.join(MEMORY_SCOPES)}, not {scope!r}")
         self.width, self.scope = width, scope
+        # DistributedDataParallel waits for a gradient of every parameter each step, so under it a
+        # batch without linked tokens still runs the MLP (on no rows: zero gradients).
+        self.run_when_empty = False
         self.mlp = nn.Sequential(nn.Linear(2 * width + 1, hidden), nn.Tanh(), nn.Linear(hidden, tags))
 
     def forward(self, states: torch.Tensor, scores: torch.Tensor, rows: MemoryRows | None, dropout: nn.Module) -> torch.Tensor:
@@ -216,7 +219,7 @@ class MemoryHead(nn.Module):
         if rows is None:
             return scores
         at, positions = rows.linked()
-        if at.numel() == 0:
+        if at.numel() == 0 and not (self.training and self.run_when_empty):
             return scores
         at = at.to(states.device)
         mine = states.reshape(-1, states.size(-1)).index_select(0, at)

@@ -20,6 +20,7 @@ from torch import nn
 
 from .errors import NerError
 from .model import TaggerNetwork
+from .modules.encoder import BiRNNLayer
 
 QUANTIZED_LAYERS = {nn.GRU, nn.Linear}
 
@@ -45,13 +46,15 @@ class Int8LSTM(nn.Module):
         super().__init__()
         if lstm.num_layers != 1 or lstm.bidirectional or not lstm.batch_first or lstm.proj_size or not lstm.bias:
             raise ValueError("Int8LSTM copies a one-layer, one-direction, batch-first LSTM with biases")
-        self.hidden_size, self.input_size = size, _ = lstm.hidden_size, lstm.input_size
+        self.hidden_size = size = lstm.hidden_size
+        self.input_size = lstm.input_size
         scale = torch.ones(4 * size, 1)
         scale[2 * size : 3 * size] = 2.0  # gates in torch's order: input, forget, cell, output
         self._input = _packed(lstm.weight_ih_l0 * scale, (lstm.bias_ih_l0 + lstm.bias_hh_l0) * scale.squeeze(1))
         self._hidden = _packed(lstm.weight_hh_l0 * scale, None)
 
     def forward(self, x: torch.Tensor, state: None = None) -> tuple[torch.Tensor, None]:
+        """``x (batch, time, in)`` -> ``(outputs (batch, time, hidden), None)``, from a zero state."""
         if state is not None:
             raise ValueError("Int8LSTM starts from a zero state")
         batch, time, _ = x.shape
@@ -80,7 +83,7 @@ def quantize(network: TaggerNetwork) -> TaggerNetwork:
         # torch points eager-mode quantisation users to torchao; the kernels are torch's own and stay.
         warnings.simplefilter("ignore")
         quantized = torch.ao.quantization.quantize_dynamic(network.eval(), QUANTIZED_LAYERS, dtype=torch.qint8, inplace=False)
-    for layer in quantized.encoder.layers:
+    for layer in [m for m in quantized.modules() if isinstance(m, BiRNNLayer)]:  # the encoder's and a char BiLSTM's
         for name in ("fwd", "bwd"):
             if type(getattr(layer, name)) is nn.LSTM:
                 setattr(layer, name, Int8LSTM(getattr(layer, name)))

@@ -116,8 +116,8 @@ def prepare(
         vocab.words.extend(sorted(k for k in keys if k in vectors))
         matrix, found, coverage = pretrained_rows(vectors, vocab.words.itos, (vocab.word_id(t) for s in sentences for t in s.tokens))
     config = dataclasses.replace(config, doc_memory=_doc_memory(config, sentences, source))
-    if config.doc_memory == "off":
-        config = dataclasses.replace(config, memory_dim=0)
+    if config.doc_memory == "off":  # the scope is moot without a memory: kept at its default, it never blocks a resume
+        config = dataclasses.replace(config, memory_dim=0, memory_scope=TrainConfig.memory_scope)
     data = sentences.encode(vocab, config.train_scheme, config.max_word_chars)
     if len(data) == 0:
         raise NerError("the training set has no sentences", path=source)

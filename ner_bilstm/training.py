@@ -156,6 +156,8 @@ class Run:
             setup.row_sync = RowSync(world, list(tables.values()))
             if setup.data.memory is not None:
                 setup.memory_sync = MemorySync(world, setup.data.memory)
+            if setup.model.memory_head is not None:
+                setup.model.memory_head.run_when_empty = True
             torch.manual_seed(config.seed + world.rank)
         if not any(t != "O" for s in self.corpora.dev for t in s.tags):
             raise NerError("the dev set has no entities, so dev F1 cannot choose the best epoch", path=self.corpora.sources["dev"])

@@ -210,29 +210,43 @@ def test_whole_blocks_keep_each_block_together_in_input_order(drawn, cuts, windo
         assert len({blocks[r[0]] for r in pieces}) == len(pieces)
 
 
-def test_two_processes_share_one_memory_and_score_dev_by_whole_documents(doc_corpus, tmp_path):
-    """Each process writes the rows of its own sentences; the step hands them over, so after an
-    epoch rank 0's memory (the checkpoint's) holds every linked token, not half of them."""
+def torchrun_train(corpus: dict[str, Path], out: Path, *options: str) -> None:
+    """A small two-process training of ``corpus`` into ``out`` under torchrun, which must succeed."""
     import os
     import subprocess
     import sys
 
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "ner_bilstm", "train",
+               "--train", str(corpus["train"]), "--dev", str(corpus["dev"]), "--output", str(out), "--epochs", "2",
+               "--hidden", "32", "--word-dim", "24", "--batch-size", "16", "--seed", "3", *options]
+    p = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert p.returncode == 0, p.stderr[-2000:]
+
+
+def test_two_processes_share_one_memory_and_score_dev_by_whole_documents(doc_corpus, tmp_path):
+    """Each process writes the rows of its own sentences; the step hands them over, so after an
+    epoch rank 0's memory (the checkpoint's) holds every linked token, not half of them."""
     from ner_bilstm_cli.main import app
     from safetensors.torch import load_file
     from typer.testing import CliRunner
 
     out = tmp_path / "ddp"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "ner_bilstm", "train",
-               "--train", str(doc_corpus["train"]), "--dev", str(doc_corpus["dev"]), "--output", str(out), "--epochs", "2",
-               "--hidden", "32", "--word-dim", "24", "--batch-size", "16", "--seed", "3", "--lr", "0.01"]
-    p = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert p.returncode == 0, p.stderr[-2000:]
+    torchrun_train(doc_corpus, out, "--lr", "0.01")
     filled = load_file(str(out / "checkpoint" / "state.safetensors"))["memory.filled"]
     assert filled.numel() > 50 and bool(filled.all())
     reported = json.loads((out / "metrics.json").read_text())["dev"]["micro"]["f1"]
     r = CliRunner().invoke(app, ["evaluate", "--model", str(out), str(doc_corpus["dev"]), "--format", "json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["micro"]["f1"] == reported  # dev scored in shards of whole documents, as evaluate scores it
+
+
+def test_two_processes_train_when_their_batches_have_no_linked_tokens(corpus, tmp_path):
+    """Without documents nothing is linked, so the memory's scorer sees no rows; under DDP it must
+    still give its parameters a gradient each step, or the processes wait for each other forever."""
+    out = tmp_path / "ddp"
+    torchrun_train(corpus, out, "--doc-memory", "on")
+    assert load_model(out).model.memory_head is not None
+    assert len((out / "history.jsonl").read_text().splitlines()) == 2
 
 
 def test_a_bad_line_inside_a_block_still_tags_the_sentences_before_it(memory_model, tmp_path):

@@ -170,13 +170,15 @@ def test_bigrams_follow_the_data_unless_asked(corpus, tmp_path):
         assert (load_model(out).model.bigram_embed is not None) == bool(dim)
 
 
-@pytest.mark.parametrize("name", ["v1-crf", "v1-softmax", "v2-bigrams"])
+@pytest.mark.parametrize("name", ["v1-crf", "v1-softmax", "v2-bigrams", "v3-memory"])
 def test_model_directories_written_before_still_load_and_predict_the_same(name):
-    """Model directories written by ner-bilstm 36df8af (formats 1 and 2, both heads) load, and tag
-    exactly as they did when they were written (tests/fixtures/models/*/expected.json)."""
+    """Model directories written by ner-bilstm 36df8af (formats 1 and 2, both heads) and dd9edf6
+    (format 3: a document memory scoring every token) load, and tag exactly as they did when they
+    were written (tests/fixtures/models/*/expected.json, with the sentences' documents for format 3)."""
     directory = Path(__file__).parent / "fixtures" / "models" / name
     expected = json.loads((directory / "expected.json").read_text())
-    predictions = Predictor(load_model(directory)).predict([Sentence(tokens=t) for t in expected["tokens"]])
+    predictions = Predictor(load_model(directory)).predict([Sentence(tokens=t) for t in expected["tokens"]],
+                                                           documents=expected.get("documents"))
     assert [p.tags for p in predictions] == expected["tags"]
     assert [[e.score for e in p.entities] for p in predictions] == expected["scores"]
     assert any(t != "O" for tags in expected["tags"] for t in tags)  # the fixture tags entities: the check has teeth

@@ -44,6 +44,19 @@ def test_the_int8_lstm_refuses_what_it_does_not_copy():
         Int8LSTM(torch.nn.LSTM(4, 8, bidirectional=True, batch_first=True))
 
 
+def test_a_char_bilstm_runs_in_int8_too(corpus, tmp_path):
+    from ner_bilstm.config import load_config
+    from ner_bilstm.modules.encoder import BiRNNLayer
+    from ner_bilstm.training import train
+
+    from .conftest import TINY
+
+    train(load_config(overrides={**TINY, "epochs": 1, "char": "lstm"}), str(corpus["train"]), str(corpus["dev"]), tmp_path / "m")
+    network = load_model(tmp_path / "m", quantize=True).model
+    layers = [m for m in network.modules() if isinstance(m, BiRNNLayer)]
+    assert len(layers) == 2 and all(type(layer.fwd) is Int8LSTM and type(layer.bwd) is Int8LSTM for layer in layers)
+
+
 def test_quantized_emissions_stay_close_and_the_tags_agree(tiny_model, corpus):
     float_net = load_model(tiny_model).model
     loaded = load_model(tiny_model, quantize=True)
