@@ -32,13 +32,21 @@ def markdown(results: dict) -> str:
     t = results["speed"]["training"]
     lines.append(f"| training, CoNLL-2003, sentences/s (batch {t['batch_size']}) | {t['sentences_per_second']['ours']:,.0f} | "
                  f"flair {t['sentences_per_second']['flair']:,.0f} | **{t['speedup_vs_flair']:.1f}×** |")
-    lines.append(f"| training, tokens/s | {t['tokens_per_second']['ours']:,.0f} | bare BiLSTM ceiling "
-                 f"{t['tokens_per_second']['ceiling']:,.0f} | **{100 * t['share_of_ceiling']:.0f}%** of ceiling |")
-    lines.append(f"| training with `--optimizer lazyadam`, tokens/s | {t['tokens_per_second']['ours_lazyadam']:,.0f} | bare BiLSTM "
-                 f"ceiling {t['tokens_per_second']['ceiling']:,.0f} | **{100 * t['share_of_ceiling_lazyadam']:.0f}%** of ceiling |")
-    if "ours_nomemory" in t["tokens_per_second"]:
-        lines.append(f"| training with `--doc-memory off`, tokens/s | {t['tokens_per_second']['ours_nomemory']:,.0f} | bare BiLSTM "
-                     f"ceiling {t['tokens_per_second']['ceiling']:,.0f} | **{100 * t['share_of_ceiling_nomemory']:.0f}%** of ceiling |")
+    r = t["tokens_per_second"]
+    bf16 = t.get("bf16") == "on"
+    own = f"bare BiLSTM ceiling{' in bfloat16' if bf16 else ''} {r['ceiling_bf16' if bf16 else 'ceiling']:,.0f}"
+    lines.append(f"| training, tokens/s{' (LSTM in bfloat16, the default here)' if bf16 else ''} | {r['ours']:,.0f} | {own} | "
+                 f"**{100 * t['share_of_ceiling']:.0f}%** of ceiling |")
+    if "ours_float32" in r:
+        lines.append(f"| training with `--bf16 off` (float32), tokens/s | {r['ours_float32']:,.0f} | bare BiLSTM ceiling "
+                     f"{r['ceiling']:,.0f} | **{100 * t['share_of_ceiling_float32']:.0f}%** of ceiling |")
+        lines.append(f"| training, default against `--bf16 off`, tokens/s | {r['ours']:,.0f} | {r['ours_float32']:,.0f} | "
+                     f"**{t['bf16_speedup']:.2f}×** |")
+    lines.append(f"| training with `--optimizer lazyadam`, tokens/s | {r['ours_lazyadam']:,.0f} | {own} | "
+                 f"**{100 * t['share_of_ceiling_lazyadam']:.0f}%** of ceiling |")
+    if "ours_nomemory" in r:
+        lines.append(f"| training with `--doc-memory off`, tokens/s | {r['ours_nomemory']:,.0f} | {own} | "
+                     f"**{100 * t['share_of_ceiling_nomemory']:.0f}%** of ceiling |")
     i = results["speed"]["inference"]
     r = i["tokens_per_second"]
     lines.append(f"| inference, model alone (batch 256), tokens/s | {r['model_alone']:,.0f} | | |")

@@ -106,6 +106,11 @@ def run(data: Path, rounds: int = 5) -> dict:
     plain_config = replace(config, doc_memory="off", memory_dim=0)
     plain = prepare(plain_config, LoadedSentences(train), torch.device("cpu"))
     cursor["ours_nomemory"] = 0
+    set_seed(config.seed)
+    float_config = replace(config, bf16="off")
+    float32 = prepare(float_config, LoadedSentences(train), torch.device("cpu"))
+    cursor["ours_float32"] = 0
+    cursor["ceiling_bf16"] = 0
 
     def steps(trainer, trainer_config: TrainConfig, name: str) -> Callable[[], int]:
         def run_steps() -> int:
@@ -121,15 +126,19 @@ def run(data: Path, rounds: int = 5) -> dict:
 
     lstm = torch.nn.LSTM(width, config.hidden, num_layers=config.layers, bidirectional=True, batch_first=True)
 
-    def ceiling_step() -> int:
-        tokens = 0
-        for index in next_batches("ceiling", per_round):
-            lengths = [setup.data.lengths[i] for i in index]
-            x = torch.randn(len(index), max(lengths), width, requires_grad=True)
-            out, _ = lstm(x)
-            out.sum().backward()
-            tokens += sum(lengths)
-        return tokens
+    def ceiling(name: str, dtype: torch.dtype | None) -> Callable[[], int]:
+        def ceiling_step() -> int:
+            tokens = 0
+            for index in next_batches(name, per_round):
+                lengths = [setup.data.lengths[i] for i in index]
+                x = torch.randn(len(index), max(lengths), width, requires_grad=True)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype is not None):
+                    out, _ = lstm(x)
+                out.float().sum().backward()
+                tokens += sum(lengths)
+            return tokens
+
+        return ceiling_step
 
     quiet_flair()
     flair_train = flair_sentences(train, with_labels=True)
@@ -155,16 +164,23 @@ def run(data: Path, rounds: int = 5) -> dict:
 
     token_rates = interleaved({"ours": steps(setup, config, "ours"), "ours_lazyadam": steps(lazy, lazy_config, "ours_lazyadam"),
                                "ours_nomemory": steps(plain, plain_config, "ours_nomemory"),
-                               "ceiling": ceiling_step, "flair": flair_step}, rounds)
+                               "ours_float32": steps(float32, float_config, "ours_float32"),
+                               "ceiling": ceiling("ceiling", None), "ceiling_bf16": ceiling("ceiling_bf16", torch.bfloat16),
+                               "flair": flair_step}, rounds)
+    # Ours is measured against the bare LSTM in the arithmetic it trains in (--bf16).
+    own = token_rates["ceiling_bf16" if config.bf16 == "on" else "ceiling"]
     avg_len = sum(setup.data.lengths) / len(setup.data)
     flair_avg_len = sum(len(s) for s in flair_train) / len(flair_train)
     training = {
         "tokens_per_second": token_rates,
         "sentences_per_second": {"ours": token_rates["ours"] / avg_len, "flair": token_rates["flair"] / flair_avg_len},
         "speedup_vs_flair": token_rates["ours"] / token_rates["flair"],
-        "share_of_ceiling": token_rates["ours"] / token_rates["ceiling"],
-        "share_of_ceiling_lazyadam": token_rates["ours_lazyadam"] / token_rates["ceiling"],
-        "share_of_ceiling_nomemory": token_rates["ours_nomemory"] / token_rates["ceiling"],
+        "share_of_ceiling": token_rates["ours"] / own,
+        "share_of_ceiling_lazyadam": token_rates["ours_lazyadam"] / own,
+        "share_of_ceiling_nomemory": token_rates["ours_nomemory"] / own,
+        "share_of_ceiling_float32": token_rates["ours_float32"] / token_rates["ceiling"],
+        "bf16_speedup": token_rates["ours"] / token_rates["ours_float32"],
+        "bf16": config.bf16,
         "document_memory": config.doc_memory,
         "batch_size": config.batch_size,
         "ceiling": f"bare nn.LSTM({width}, {config.hidden}, bidirectional) forward+backward on the same batch shapes",

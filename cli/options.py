@@ -40,9 +40,9 @@ def output_format_alias(old: str) -> Any:
 
 
 CHOICE_ENUMS = {key: _choice(key) for key in ("head", "rnn", "char", "bigrams", "optimizer", "scheme", "train_scheme", "device",
-                                              "doc_memory", "memory_scope")}
+                                              "doc_memory", "memory_scope", "bf16")}
 CHOICE_ENUMS.update(input_format=SOURCE_FORMAT, tokenize=TOKENIZE)
-HEAD, RNN, CHAR, BIGRAMS, OPTIMIZER, SCHEME, TRAIN_SCHEME, DEVICE_CHOICE, DOC_MEMORY, MEMORY_SCOPE = list(CHOICE_ENUMS.values())[:10]
+HEAD, RNN, CHAR, BIGRAMS, OPTIMIZER, SCHEME, TRAIN_SCHEME, DEVICE_CHOICE, DOC_MEMORY, MEMORY_SCOPE, BF16 = list(CHOICE_ENUMS.values())[:11]
 _DEFAULTS = TrainConfig()
 
 

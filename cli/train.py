@@ -144,6 +144,7 @@ class TrainView:
             f"train {d.train:,} sentences ({d.tokens:,} tokens), dev {d.dev:,}, test {d.test:,}; "
             f"scheme {d.scheme.upper()}; types {', '.join(d.types)}; "
             f"{d.words:,} words, {d.chars:,} chars{bigrams}; {d.tokenization} tokens; device {d.device}"
+            + (" (LSTM trained in bfloat16)" if d.bf16 else "")
         )
         if d.linked is not None:
             console.print(f"document memory: {d.linked:,} training tokens ({100 * d.linked / max(d.tokens, 1):.1f}%) "
@@ -254,6 +255,8 @@ def train(
                                      "of dev/test F1 in seeds.json and keep the model with the best dev F1."),
     device: options.DEVICE_CHOICE | None = opt("device", "Hardware", help="Where to train (auto: CUDA when there is a GPU)."),
     amp: bool | None = opt("amp", "Hardware", "--amp/--no-amp", help="Automatic mixed precision on CUDA."),
+    bf16: options.BF16 | None = opt("bf16", "Hardware", help=(
+        "Train the LSTM layers in bfloat16 (auto: on a CPU with bfloat16 instructions); evaluation stays float32.")),
     threads: int | None = opt("threads", "Hardware", help="CPU threads (0 = torch default)."),
     max_word_chars: int | None = opt("max_word_chars", "Data", help="Characters per word the character encoder reads."),
     eval_batch_size: int | None = opt("eval_batch_size", "Hardware", help="Sentences per batch when scoring dev/test."),

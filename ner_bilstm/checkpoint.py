@@ -118,7 +118,8 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
     if isinstance(training, dict):  # options added since that checkpoint, at the values that reproduce it
         now = identity.get("training", {})
         scope = "all" if predates_scope else now.get("memory_scope")  # without a memory the scope is moot
-        old["training"] = {**LEGACY_TRAINING, "bigrams": now.get("bigrams"), "memory_scope": scope, **training}
+        # bf16 changes arithmetic, not weights, and no resume across versions is bit-exact anyway.
+        old["training"] = {**LEGACY_TRAINING, "bigrams": now.get("bigrams"), "memory_scope": scope, "bf16": now.get("bf16"), **training}
     changed = _differences(old, identity)
     if changed:
         hint = ""
@@ -126,6 +127,8 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
             hint = "; that run predates the document memory: resume it with --doc-memory off"
         elif predates_scope and any(c.startswith("memory_scope (") for c in changed):
             hint = "; that run's memory head scores every token: resume it with --memory-scope all"
+        elif any(c.startswith("bf16 (") for c in changed):
+            hint = "; give --bf16 as that run had it (auto depends on the CPU)"
         raise NerError(f"cannot resume: {'; '.join(changed)} differ from the interrupted run{hint}", path=str(path))
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     if average is not None:

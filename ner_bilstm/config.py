@@ -27,6 +27,7 @@ CHOICES = {
     "scheme": ("auto", "iob1", "iob2", "bioes", "bmes", "bilou"),
     "train_scheme": ("bioes", "iob2"),
     "device": ("auto", "cpu", "cuda"),
+    "bf16": ("auto", "on", "off"),
     "input_format": SOURCE_FORMATS,
     "tokenize": TOKENIZERS,
 }
@@ -134,6 +135,7 @@ class TrainConfig:
     # runtime
     device: str = "auto"
     amp: bool = False  # automatic mixed precision on CUDA (bfloat16 where supported, else float16 with loss scaling)
+    bf16: str = "auto"  # the LSTM layers train in bfloat16 (devices.resolve_bf16; auto: on a CPU that computes it natively)
     threads: int = 0
     eval_batch_size: int = 256
     checkpoint_every: int = 1000  # steps between checkpoints (0: only after each epoch)

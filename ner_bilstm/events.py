@@ -29,7 +29,7 @@ class DataLoaded:
     counts per type that dev or test has and training lacks (``unseen``: role -> type -> count),
     and per role the summary of what reading changed or left out (``notes``: spans aligned to
     tokens, records skipped, types renamed); ``linked``: training tokens the document memory
-    links to other mentions (None without a memory)."""
+    links to other mentions (None without a memory); ``bf16``: the LSTM trains in bfloat16."""
 
     train: int
     dev: int
@@ -47,6 +47,7 @@ class DataLoaded:
     unseen: dict[str, dict[str, int]]
     notes: dict[str, str]
     linked: int | None = None
+    bf16: bool = False
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from .batching import Batch
 from .config import ModelConfig
 from .doc_memory import MemoryHead
-from .modules import HEADS, CharCNN, CharLSTM, SentenceEncoder
+from .modules import HEADS, BiRNNLayer, CharCNN, CharLSTM, SentenceEncoder
 from .modules.dropout import Dropout
 from .schemes import allowed_transitions
 
@@ -65,6 +65,13 @@ class TaggerNetwork(nn.Module):
         with torch.no_grad():
             table.weight[0].zero_()
         return table
+
+    def train_recurrent_in(self, dtype: torch.dtype | None) -> None:
+        """Train every recurrent layer (the encoder's, a char BiLSTM's) in ``dtype`` (bfloat16), or
+        in float32 (None); evaluation stays float32 either way (``BiRNNLayer``)."""
+        for module in self.modules():
+            if isinstance(module, BiRNNLayer):
+                module.train_dtype = dtype
 
     def row_tables(self) -> dict[str, tuple[nn.Parameter, Callable[[Batch], torch.Tensor]]]:
         """The large embedding tables by parameter name, each with the batch ids that pick its

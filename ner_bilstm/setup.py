@@ -14,6 +14,7 @@ from torch.optim.swa_utils import AveragedModel
 from .batching import Batch, EncodedCorpus
 from .config import TrainConfig
 from .corpora import LoadedSentences, TrainingSentences
+from .devices import resolve_bf16
 from .doc_memory import DocumentMemory, document_links
 from .embeddings import EmbeddingCoverage, load_embeddings, pretrained_rows
 from .errors import NerError
@@ -118,10 +119,12 @@ def prepare(
     config = dataclasses.replace(config, doc_memory=_doc_memory(config, sentences, source))
     if config.doc_memory == "off":  # the scope is moot without a memory: kept at its default, it never blocks a resume
         config = dataclasses.replace(config, memory_dim=0, memory_scope=TrainConfig.memory_scope)
+    config = dataclasses.replace(config, bf16=resolve_bf16(config.bf16, device, config.rnn))
     data = sentences.encode(vocab, config.train_scheme, config.max_word_chars)
     if len(data) == 0:
         raise NerError("the training set has no sentences", path=source)
     model = TaggerNetwork(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme, vocab.num_bigrams)
+    model.train_recurrent_in(torch.bfloat16 if config.bf16 == "on" else None)
     if model.memory_head is not None:
         assert isinstance(sentences, LoadedSentences) and isinstance(data, EncodedCorpus)
         data.memory = DocumentMemory(document_links([s.tokens for s in sentences], [s.meta.get("document") for s in sentences]),

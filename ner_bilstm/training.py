@@ -166,7 +166,7 @@ class Run:
             len(setup.data), len(self.corpora.dev), len(test) if test else 0, sum(setup.data.lengths), setup.scheme, setup.types,
             len(vocab.words), len(vocab.chars), vocab.num_bigrams, config.bigram_dim, str(setup.device), setup.tokenization,
             setup.embedding_coverage, self.corpora.unseen_types(setup.types), self.corpora.notes(),
-            setup.data.memory.links.size if setup.data.memory is not None else None,
+            setup.data.memory.links.size if setup.data.memory is not None else None, config.bf16 == "on",
         ))
         self.record = setup.record(self.corpora.fingerprints(config))
 

@@ -2,9 +2,9 @@
 
 from .char_encoder import CharCNN, CharLSTM
 from .crf import CRF, Lattice, viterbi
-from .encoder import SentenceEncoder, reverse_padded
+from .encoder import BiRNNLayer, SentenceEncoder, reverse_padded
 from .softmax import SoftmaxHead
 
 HEADS = {"crf": CRF, "softmax": SoftmaxHead}  # config's "head" -> the class that builds it
 
-__all__ = ["CRF", "HEADS", "Lattice", "SoftmaxHead", "viterbi", "CharCNN", "CharLSTM", "SentenceEncoder", "reverse_padded"]
+__all__ = ["CRF", "HEADS", "Lattice", "SoftmaxHead", "viterbi", "BiRNNLayer", "CharCNN", "CharLSTM", "SentenceEncoder", "reverse_padded"]
