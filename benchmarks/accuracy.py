@@ -69,11 +69,13 @@ ACCURACY = [
     Run("resume_zh", "resume_zh", "Resume (zh, characters)"),
 ]
 NO_MEMORY = {"doc_memory": "off"}
+FLOAT32 = "LSTM trained in float32 (`--bf16 off`; the default on this CPU until 2026-12-01)"
 # One change from the table's first row per row (each table's first row is its base).
 ABLATIONS = {
     "CoNLL-2003": [
-        Run("conll2003", "conll2003", "default (document memory: auto, on for -DOCSTART- documents; LSTM trained in bfloat16: auto, on for this CPU)"),
-        Run("conll2003-float32", "conll2003", "LSTM trained in float32 (`--bf16 off`; the default on this CPU until 2026-12-01)", {"bf16": "off"}),
+        Run("conll2003", "conll2003",
+            "default (document memory: auto, on for -DOCSTART- documents; LSTM trained in bfloat16: auto, on for this CPU)"),
+        Run("conll2003-float32", "conll2003", FLOAT32, {"bf16": "off"}),
         Run("conll2003-nomemory", "conll2003", "no document memory", NO_MEMORY),
         Run("conll2003-softmax", "conll2003", "softmax head instead of CRF", {"head": "softmax"}),
         Run("conll2003-gru", "conll2003", "GRU instead of LSTM", {"rnn": "gru"}),
@@ -103,7 +105,7 @@ ABLATIONS = {
     # Bigrams are the one ingredient of the default that only character-level data turns on.
     "Resume (zh, characters)": [
         Run("resume_zh", "resume_zh", "default (bigrams on: auto for character-level data; LSTM trained in bfloat16)"),
-        Run("resume_zh-float32", "resume_zh", "LSTM trained in float32 (`--bf16 off`; the default on this CPU until 2026-12-01)", {"bf16": "off"}),
+        Run("resume_zh-float32", "resume_zh", FLOAT32, {"bf16": "off"}),
         Run("resume_zh-nobigrams", "resume_zh", "no bigram embeddings", {"bigrams": "off"}),
         Run("resume_zh-lazyadam", "resume_zh", "lazyadam: Adam only on the embedding rows a batch used", {"optimizer": "lazyadam"}),
     ],

@@ -25,7 +25,7 @@ CHECKPOINT_VERSION = 1
 # (with bigram_dim 0 the bigrams setting changes nothing).
 # Options added since a checkpoint was written, at the values that reproduce what it did.
 LEGACY_TRAINING = {"bigram_dim": 0, "average": 0.0, "input_format": "auto", "tokenize": "word", "label_map": "",
-                   "doc_memory": "off", "memory_dim": 0}
+                   "doc_memory": "off", "memory_dim": 0, "bf16": "off"}
 
 
 @dataclass
@@ -115,11 +115,11 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
     training = old.get("training")
     predates_memory = isinstance(training, dict) and "doc_memory" not in training
     predates_scope = isinstance(training, dict) and bool(training.get("memory_dim")) and "memory_scope" not in training
+    predates_bf16 = isinstance(training, dict) and "bf16" not in training
     if isinstance(training, dict):  # options added since that checkpoint, at the values that reproduce it
         now = identity.get("training", {})
         scope = "all" if predates_scope else now.get("memory_scope")  # without a memory the scope is moot
-        # bf16 changes arithmetic, not weights, and no resume across versions is bit-exact anyway.
-        old["training"] = {**LEGACY_TRAINING, "bigrams": now.get("bigrams"), "memory_scope": scope, "bf16": now.get("bf16"), **training}
+        old["training"] = {**LEGACY_TRAINING, "bigrams": now.get("bigrams"), "memory_scope": scope, **training}
     changed = _differences(old, identity)
     if changed:
         hint = ""
@@ -128,7 +128,8 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
         elif predates_scope and any(c.startswith("memory_scope (") for c in changed):
             hint = "; that run's memory head scores every token: resume it with --memory-scope all"
         elif any(c.startswith("bf16 (") for c in changed):
-            hint = "; give --bf16 as that run had it (auto depends on the CPU)"
+            hint = ("; that run trained in float32: resume it with --bf16 off" if predates_bf16
+                    else "; give --bf16 as that run had it (auto depends on the CPU and the device)")
         raise NerError(f"cannot resume: {'; '.join(changed)} differ from the interrupted run{hint}", path=str(path))
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     if average is not None:

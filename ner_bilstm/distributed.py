@@ -109,7 +109,7 @@ class World:
             grad.div_(self.size)
         return most * (width + 1)
 
-    def same_everywhere(self, text: str, what: str) -> None:
+    def same_everywhere(self, text: str, what: str, hint: str = "give every process the same data") -> None:
         """Refuse to go on when ranks built different ``text`` (e.g. vocabularies)."""
         if not self.distributed:
             return
@@ -117,7 +117,7 @@ class World:
 
         digest = torch.tensor(list(hashlib.sha256(text.encode()).digest()), dtype=torch.uint8)
         if any(not torch.equal(d, digest) for d in self.gather(digest)):
-            raise NerError(f"the training processes built different {what}; give every process the same data")
+            raise NerError(f"the training processes built different {what}; {hint}")
 
     def barrier(self) -> None:
         if self.distributed:

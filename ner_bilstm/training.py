@@ -147,6 +147,10 @@ class Run:
         setup, world, config = self.setup, self.world, self.config
         if world.distributed:
             world.same_everywhere(json.dumps(setup.vocab.to_dict()), "vocabularies")
+            # Options resolved per machine (--bf16 auto) must agree, or the ranks would train in
+            # different arithmetic and a resume could be refused on one rank while the others wait.
+            world.same_everywhere(json.dumps(config.to_dict(), sort_keys=True), "training options",
+                                  "machines with different CPUs need --bf16 on or off, not auto")
             # Identical starting weights (rank 0's, broadcast); dropout streams differ per rank.
             # The embedding tables stay out of DDP's dense all-reduce: the step sends only their touched rows.
             tables = setup.model.row_tables()
@@ -166,7 +170,8 @@ class Run:
             len(setup.data), len(self.corpora.dev), len(test) if test else 0, sum(setup.data.lengths), setup.scheme, setup.types,
             len(vocab.words), len(vocab.chars), vocab.num_bigrams, config.bigram_dim, str(setup.device), setup.tokenization,
             setup.embedding_coverage, self.corpora.unseen_types(setup.types), self.corpora.notes(),
-            setup.data.memory.links.size if setup.data.memory is not None else None, config.bf16 == "on",
+            setup.data.memory.links.size if setup.data.memory is not None else None,
+            config.bf16 == "on" and "lstm" in (config.rnn, config.char),
         ))
         self.record = setup.record(self.corpora.fingerprints(config))
 

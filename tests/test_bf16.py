@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from ner_bilstm import devices
+from ner_bilstm.artifact import load_model
 from ner_bilstm.config import TrainConfig
 from ner_bilstm.corpora import LoadedSentences
 from ner_bilstm.devices import resolve_bf16
@@ -91,16 +92,35 @@ def test_auto_is_recorded_as_what_it_chose(monkeypatch):
     assert prepare(TrainConfig(**TINY), _sentences(), CPU).config.bf16 == "on"
 
 
-def test_a_run_resumes_only_with_the_arithmetic_it_started_with(corpus, tmp_path):
+def test_a_run_resumes_only_with_the_arithmetic_it_started_with_and_bit_for_bit(corpus, tmp_path):
     from ner_bilstm.config import load_config
     from ner_bilstm.errors import TrainingInterrupted
     from ner_bilstm.training import train
 
     config = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "bf16": "on"})
+    reference = train(config, str(corpus["train"]), str(corpus["dev"]), tmp_path / "reference")
     steps = iter(range(1000))
+    out = tmp_path / "interrupted"
     with pytest.raises(TrainingInterrupted):
-        train(config, str(corpus["train"]), str(corpus["dev"]), tmp_path, should_stop=lambda: next(steps) == 7)
+        train(config, str(corpus["train"]), str(corpus["dev"]), out, should_stop=lambda: next(steps) == 7)
     off = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "bf16": "off"})
     with pytest.raises(NerError, match=r"bf16 \('on' then, 'off' now\).*give --bf16 as that run had it"):
-        train(off, str(corpus["train"]), str(corpus["dev"]), tmp_path, resume=True)
-    assert len(train(config, str(corpus["train"]), str(corpus["dev"]), tmp_path, resume=True).history) == 2
+        train(off, str(corpus["train"]), str(corpus["dev"]), out, resume=True)
+    resumed = train(config, str(corpus["train"]), str(corpus["dev"]), out, resume=True)
+    assert [(h.loss, h.dev_f1) for h in resumed.history] == [(h.loss, h.dev_f1) for h in reference.history]
+    expected, got = load_model(tmp_path / "reference").model.state_dict(), load_model(out).model.state_dict()
+    assert all(torch.equal(got[k], expected[k]) for k in expected)
+
+
+def test_a_checkpoint_from_before_the_option_resumes_in_float32(corpus, tmp_path):
+    from ner_bilstm.config import load_config
+    from ner_bilstm.training import train
+
+    from .conftest import interrupted_before
+
+    off = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "bf16": "off"})
+    interrupted_before(off, corpus, tmp_path, ("bf16",))
+    on = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "bf16": "on"})
+    with pytest.raises(NerError, match="that run trained in float32: resume it with --bf16 off"):
+        train(on, str(corpus["train"]), str(corpus["dev"]), tmp_path, resume=True)
+    assert len(train(off, str(corpus["train"]), str(corpus["dev"]), tmp_path, resume=True).history) == 2
