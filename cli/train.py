@@ -227,6 +227,9 @@ def train(
     average: float | None = opt("average", "Optimisation", help="Decay of a moving average of the weights, which dev scores and the "
                                          "model keeps (0 = off; 0.999 averages about the last thousand steps)."),
     word_dropout: float | None = opt("word_dropout", "Optimisation", help="Chance to replace a singleton word by <unk> in training."),
+    locked_dropout: bool | None = opt("locked_dropout", "Optimisation", "--locked-dropout/--no-locked-dropout", help=(
+        "One dropout mask per sentence for the word-level features and the encoder's output, the same at every token "
+        "(locked dropout).")),
     min_freq: int | None = opt("min_freq", "Data", help="Words seen fewer times are unknown."),
     normalize_digits: bool | None = opt("normalize_digits", "Data", "--normalize-digits/--keep-digits",
                                         help="Map digits to 0 for word lookup."),

@@ -111,6 +111,7 @@ class TrainConfig:
     clip: float = 5.0
     average: float = 0.0  # decay of a moving average of the weights, which dev scores and the model keeps (0: off)
     word_dropout: float = 0.5
+    locked_dropout: bool = False  # one dropout mask per sentence for word-level features (TaggerNetwork.lock_dropout)
     seed: int = 42
     # data
     min_freq: int = 1

@@ -237,4 +237,6 @@ class MemoryHead(nn.Module):
             context[real.to(states.device)] = rows.memory.read(rows.positions[real]).to(device=states.device, dtype=states.dtype)
             if self.training:
                 rows.write(states)
-        return self.mlp(dropout(torch.cat([states, context], dim=2)))
+        features = torch.cat([states, context], dim=2)
+        # Per element even under --locked-dropout, as in the linked scope.
+        return self.mlp(dropout(features.view(-1, features.size(-1))).view_as(features))

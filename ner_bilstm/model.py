@@ -73,6 +73,12 @@ class TaggerNetwork(nn.Module):
             if isinstance(module, BiRNNLayer):
                 module.train_dtype = dtype
 
+    def lock_dropout(self, on: bool) -> None:
+        """Drop the same word-level features at every token of a sentence (``Dropout.locked``): on the
+        encoder's input, between its layers and on its output. The character encoder's, the
+        attention layer's and the document memory's dropout stay per element."""
+        self.dropout.locked = self.encoder.dropout.locked = on
+
     def row_tables(self) -> dict[str, tuple[nn.Parameter, Callable[[Batch], torch.Tensor]]]:
         """The large embedding tables by parameter name, each with the batch ids that pick its
         rows: a step's gradient is nonzero only on those rows (distributed training sends just them)."""

@@ -125,6 +125,7 @@ def prepare(
         raise NerError("the training set has no sentences", path=source)
     model = TaggerNetwork(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme, vocab.num_bigrams)
     model.train_recurrent_in(torch.bfloat16 if config.bf16 == "on" else None)
+    model.lock_dropout(config.locked_dropout)
     if model.memory_head is not None:
         assert isinstance(sentences, LoadedSentences) and isinstance(data, EncodedCorpus)
         data.memory = DocumentMemory(document_links([s.tokens for s in sentences], [s.meta.get("document") for s in sentences]),

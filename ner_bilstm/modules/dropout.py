@@ -47,20 +47,28 @@ def keep_mask(shape: torch.Size, p: float, device: torch.device) -> tuple[torch.
 
 
 class Dropout(nn.Module):
-    """Zero each element with probability ``p`` in training and scale the rest by 1/(1-p)."""
+    """Zero each element with probability ``p`` in training and scale the rest by 1/(1-p).
 
-    def __init__(self, p: float = 0.5):
+    ``locked``: a ``(batch, time, features)`` input gets one mask per sentence, the same features
+    dropped at every time step ("locked" dropout, as in AWD-LSTM and flair: Gal & Ghahramani's
+    variational dropout without the recurrent connections); inputs of other ranks are masked
+    element by element as before.
+    """
+
+    def __init__(self, p: float = 0.5, locked: bool = False):
         super().__init__()
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout probability must be in [0, 1), got {p}")
         self.p = p
+        self.locked = locked
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or round(self.p * 256) == 0:
             return x
+        shape = torch.Size((x.size(0), 1, x.size(2))) if self.locked and x.dim() == 3 else x.shape
         # The scaled mask straight from the table (0 or 1/rate): the same values as keep_mask's
-        # mask times 1/rate, without a pass per conversion.
-        return x * _mask(x.shape, self.p, x.device, x.dtype, 1.0 / keep_rate(self.p))
+        # mask times 1/rate, without a pass per conversion; a locked mask broadcasts over time.
+        return x * _mask(shape, self.p, x.device, x.dtype, 1.0 / keep_rate(self.p))
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}" + (", locked" if self.locked else "")
