@@ -112,10 +112,12 @@ ABLATIONS = {
         Run("resume_zh-nobigrams", "resume_zh", "no bigram embeddings", {"bigrams": "off"}),
         Run("resume_zh-lazyadam", "resume_zh", "lazyadam: Adam only on the embedding rows a batch used", {"optimizer": "lazyadam"}),
         Run("resume_zh-locked", "resume_zh", LOCKED_LABEL, LOCKED),
+        Run("resume_zh-charlstm", "resume_zh", "char BiLSTM instead of char CNN", {"char": "lstm"}),
     ],
     "WNUT-17 with glove-6b-50d": [
         Run("wnut17-glove", "wnut17", "default with glove-6b-50d", GLOVE),
         Run("wnut17-glove-locked", "wnut17", LOCKED_LABEL, {**GLOVE, **LOCKED}),
+        Run("wnut17-glove-charlstm", "wnut17", "char BiLSTM instead of char CNN", {**GLOVE, "char": "lstm"}),
     ],
 }
 ALL = {run.key: run for run in [*(r for rows in ABLATIONS.values() for r in rows), *ACCURACY]}  # a shared key keeps its ACCURACY label
