@@ -70,6 +70,8 @@ ACCURACY = [
 ]
 NO_MEMORY = {"doc_memory": "off"}
 LOCKED = {"locked_dropout": True}
+CHAR_LSTM = {"char": "lstm"}
+CHAR_LSTM_LABEL = "char BiLSTM instead of char CNN"
 LOCKED_LABEL = "locked dropout: one mask per sentence for the word-level features and the encoder's output"
 FLOAT32 = "LSTM trained in float32 (`--bf16 off`; the default on this CPU until 2026-12-01)"
 # One change from the table's first row per row (each table's first row is its base).
@@ -82,7 +84,7 @@ ABLATIONS = {
         Run("conll2003-softmax", "conll2003", "softmax head instead of CRF", {"head": "softmax"}),
         Run("conll2003-gru", "conll2003", "GRU instead of LSTM", {"rnn": "gru"}),
         Run("conll2003-attention", "conll2003", "with the attention layer", {"attention": True}),
-        Run("conll2003-charlstm", "conll2003", "char BiLSTM instead of char CNN", {"char": "lstm"}),
+        Run("conll2003-charlstm", "conll2003", CHAR_LSTM_LABEL, CHAR_LSTM),
         Run("conll2003-nochar", "conll2003", "no character features", {"char": "none"}),
         Run("conll2003-nocasing", "conll2003", "no casing feature", {"casing": False}),
         Run("conll2003-glove", "conll2003", "with glove-6b-50d", GLOVE),
@@ -98,7 +100,7 @@ ABLATIONS = {
             ("softmax", "softmax head instead of CRF", {"head": "softmax"}),
             ("gru", "GRU instead of LSTM", {"rnn": "gru"}),
             ("attention", "with the attention layer", {"attention": True}),
-            ("charlstm", "char BiLSTM instead of char CNN", {"char": "lstm"}),
+            ("charlstm", CHAR_LSTM_LABEL, CHAR_LSTM),
             ("nochar", "no character features", {"char": "none"}),
             ("nocasing", "no casing feature", {"casing": False}),
             ("glove", "with glove-6b-50d", GLOVE),
@@ -112,12 +114,12 @@ ABLATIONS = {
         Run("resume_zh-nobigrams", "resume_zh", "no bigram embeddings", {"bigrams": "off"}),
         Run("resume_zh-lazyadam", "resume_zh", "lazyadam: Adam only on the embedding rows a batch used", {"optimizer": "lazyadam"}),
         Run("resume_zh-locked", "resume_zh", LOCKED_LABEL, LOCKED),
-        Run("resume_zh-charlstm", "resume_zh", "char BiLSTM instead of char CNN", {"char": "lstm"}),
+        Run("resume_zh-charlstm", "resume_zh", CHAR_LSTM_LABEL, CHAR_LSTM),
     ],
     "WNUT-17 with glove-6b-50d": [
         Run("wnut17-glove", "wnut17", "default with glove-6b-50d", GLOVE),
         Run("wnut17-glove-locked", "wnut17", LOCKED_LABEL, {**GLOVE, **LOCKED}),
-        Run("wnut17-glove-charlstm", "wnut17", "char BiLSTM instead of char CNN", {**GLOVE, "char": "lstm"}),
+        Run("wnut17-glove-charlstm", "wnut17", CHAR_LSTM_LABEL, {**GLOVE, **CHAR_LSTM}),
     ],
 }
 ALL = {run.key: run for run in [*(r for rows in ABLATIONS.values() for r in rows), *ACCURACY]}  # a shared key keeps its ACCURACY label
