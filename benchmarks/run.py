@@ -47,6 +47,9 @@ def markdown(results: dict) -> str:
     if "ours_nomemory" in r:
         lines.append(f"| training with `--doc-memory off`, tokens/s | {r['ours_nomemory']:,.0f} | {own} | "
                      f"**{100 * t['share_of_ceiling_nomemory']:.0f}%** of ceiling |")
+    if "ours_charcnn" in r:
+        lines.append(f"| training with `--char cnn` (the default before 2026-12-01) against the default, tokens/s | "
+                     f"{r['ours_charcnn']:,.0f} | {r['ours']:,.0f} | {t['char_lstm_cost']:.2f}× |")
     i = results["speed"]["inference"]
     r = i["tokens_per_second"]
     lines.append(f"| inference, model alone (batch 256), tokens/s | {r['model_alone']:,.0f} | | |")

@@ -196,7 +196,8 @@ def train(
     rnn: options.RNN | None = opt("rnn", "Model", help="Recurrent cell of the encoder."),
     layers: int | None = opt("layers", "Model", help="Encoder layers."),
     hidden: int | None = opt("hidden", "Model", help="Hidden units per direction."),
-    char: options.CHAR | None = opt("char", "Model", help="Character encoder."),
+    char: options.CHAR | None = opt("char", "Model", help=(
+        "Character encoder (auto: BiLSTM for word-level data, CNN for character-level data).")),
     word_dim: int | None = opt("word_dim", "Model", help="Word embedding size."),
     char_dim: int | None = opt("char_dim", "Model", help="Character embedding size."),
     char_filters: int | None = opt("char_filters", "Model", help="Character CNN filters."),

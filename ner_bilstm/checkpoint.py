@@ -127,6 +127,8 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
             hint = "; that run predates the document memory: resume it with --doc-memory off"
         elif predates_scope and any(c.startswith("memory_scope (") for c in changed):
             hint = "; that run's memory head scores every token: resume it with --memory-scope all"
+        elif any(c.startswith("char ('cnn' then") for c in changed):
+            hint = "; the character encoder's default (auto) is a BiLSTM for word-level data since 2026-12-01: resume it with --char cnn"
         elif any(c.startswith("bf16 (") for c in changed):
             hint = ("; that run trained in float32: resume it with --bf16 off" if predates_bf16
                     else "; give --bf16 as that run had it (auto depends on the CPU and the device)")

@@ -19,7 +19,7 @@ MEMORY_SCOPES = ("linked", "all")  # which tokens the document memory's head sco
 CHOICES = {
     "head": ("crf", "softmax"),
     "rnn": ("lstm", "gru"),
-    "char": ("cnn", "lstm", "none"),
+    "char": ("auto", "cnn", "lstm", "none"),
     "bigrams": ("auto", "on", "off"),
     "doc_memory": ("auto", "on", "off"),
     "memory_scope": MEMORY_SCOPES,
@@ -85,7 +85,7 @@ class TrainConfig:
     layers: int = ModelConfig.layers
     hidden: int = ModelConfig.hidden
     word_dim: int = ModelConfig.word_dim
-    char: str = ModelConfig.char
+    char: str = "auto"  # the character encoder; auto: a BiLSTM for word-level data, the CNN for character-level data (setup)
     char_dim: int = ModelConfig.char_dim
     char_filters: int = ModelConfig.char_filters
     char_hidden: int = ModelConfig.char_hidden

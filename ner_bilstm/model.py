@@ -68,7 +68,8 @@ class TaggerNetwork(nn.Module):
 
     def train_recurrent_in(self, dtype: torch.dtype | None) -> None:
         """Train every recurrent layer (the encoder's, a char BiLSTM's) in ``dtype`` (bfloat16), or
-        in float32 (None); evaluation stays float32 either way (``BiRNNLayer``)."""
+        in float32 (None); evaluation stays float32 either way (``BiRNNLayer``). On the CPU a
+        char BiLSTM runs its own packed float32 recurrence instead (``CharLSTM``)."""
         for module in self.modules():
             if isinstance(module, BiRNNLayer):
                 module.train_dtype = dtype

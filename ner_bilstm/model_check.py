@@ -33,6 +33,7 @@ FORMAT_VERSION = 4  # 2: bigram embeddings, 3: document memory, 4: its head on l
 MAX_LABELS = 4096  # a CRF over more tags would be absurd; the softmax head keeps labels² masks
 FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 TOKENIZATIONS = ("word", "char")
+MODEL_CHARS = tuple(c for c in CHOICES["char"] if c != "auto")
 
 
 def read_json_file(path: Path) -> Any:
@@ -83,6 +84,8 @@ def check_config(config: Any, path: Path) -> dict[str, Any]:
     # Choices, ranges and upper bounds have one home: the training configuration's own checks.
     extra = {} if max_chars is None else {"max_word_chars": max_chars}
     TrainConfig(**{k: model[k] for k in MODEL_KEYS}, **extra).validate(str(path))
+    if model["char"] not in MODEL_CHARS:  # "auto" is for training; a model holds what it chose
+        raise NerError(f"model.char must be one of {', '.join(MODEL_CHARS)}, not {model['char']!r}", path=str(path))
     for key, choices in (("input_scheme", SCHEMES), ("train_scheme", CHOICES["train_scheme"])):
         if require(config, key, str, path) not in choices:
             raise NerError(f"{key} must be one of {', '.join(choices)}, not {config[key]!r}", path=str(path))
@@ -212,7 +215,7 @@ def _structure(record: ModelRecord, vocab: Vocabularies, header: dict[str, Any])
     would give the file's set of tensors, if there is one."""
     model = record.model
     sizes = (len(vocab.words), len(vocab.chars), vocab.labels.itos, record.train_scheme, vocab.num_bigrams)
-    alternatives = {"layers": range(1, LIMITS["layers"] + 1), "head": CHOICES["head"], "rnn": CHOICES["rnn"], "char": CHOICES["char"],
+    alternatives = {"layers": range(1, LIMITS["layers"] + 1), "head": CHOICES["head"], "rnn": CHOICES["rnn"], "char": MODEL_CHARS,
                     "casing": (True, False), "attention": (True, False)}
     for key, values in alternatives.items():
         for value in values:

@@ -303,7 +303,7 @@ MORE = {
     "config: word_dim 10^9": model_dir(edit_model(word_dim=10**9), error="word_dim must be at most 8,192"),
     "config: layers 10^6": model_dir(edit_model(layers=10**6), error="layers must be at most 32"),
     "config: hidden in bounds, not the weights'": model_dir(edit_model(hidden=8000),
-                                                           error="config.json model.hidden = 8000 gives (32000, 48)"),
+                                                           error="config.json model.hidden = 8000 gives (32000, 82)"),
     "config: 32 layers, weights of 1": model_dir(edit_model(layers=32), error="model.layers = 32, but the weights are for layers = 1"),
     "config: the other head": model_dir(edit_model(head="softmax"), error='model.head = "softmax", but the weights are for head = "crf"'),
     "config: negative dimension": model_dir(edit_model(casing_dim=-8), error="casing_dim must be at least 1, not -8"),

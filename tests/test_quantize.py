@@ -44,7 +44,7 @@ def test_the_int8_lstm_refuses_what_it_does_not_copy():
         Int8LSTM(torch.nn.LSTM(4, 8, bidirectional=True, batch_first=True))
 
 
-def test_a_char_bilstm_runs_in_int8_too(corpus, tmp_path):
+def test_the_encoder_runs_in_int8_and_a_char_bilstm_stays_float32_and_packed(corpus, tmp_path):
     from ner_bilstm.config import load_config
     from ner_bilstm.modules.encoder import BiRNNLayer
     from ner_bilstm.training import train
@@ -53,8 +53,14 @@ def test_a_char_bilstm_runs_in_int8_too(corpus, tmp_path):
 
     train(load_config(overrides={**TINY, "epochs": 1, "char": "lstm"}), str(corpus["train"]), str(corpus["dev"]), tmp_path / "m")
     network = load_model(tmp_path / "m", quantize=True).model
-    layers = [m for m in network.modules() if isinstance(m, BiRNNLayer)]
-    assert len(layers) == 2 and all(type(layer.fwd) is Int8LSTM and type(layer.bwd) is Int8LSTM for layer in layers)
+    float_network = load_model(tmp_path / "m").model
+    encoder = [m for m in network.encoder.modules() if isinstance(m, BiRNNLayer)]
+    assert len(encoder) == 1 and type(encoder[0].fwd) is Int8LSTM and type(encoder[0].bwd) is Int8LSTM
+    char = network.char_encoder.rnn
+    assert type(char.fwd) is torch.nn.LSTM and type(char.bwd) is torch.nn.LSTM
+    chars, lengths = torch.tensor([[3, 4, 5], [6, 0, 0]]), torch.tensor([3, 1])
+    with torch.inference_mode():
+        assert torch.equal(network.char_encoder(chars, lengths), float_network.char_encoder(chars, lengths))
 
 
 def test_quantized_emissions_stay_close_and_the_tags_agree(tiny_model, corpus):

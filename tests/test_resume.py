@@ -1,5 +1,6 @@
 """Crash safety: SIGKILL at random points, resume, and end with the same weights as an uninterrupted run."""
 
+import dataclasses
 import json
 import random
 import shutil
@@ -174,7 +175,9 @@ def test_a_checkpoint_written_by_an_earlier_version_resumes_where_it_stopped(tmp
     write_conll(Path("train.txt"), make_sentences(120, 1))
     write_conll(Path("dev.txt"), make_sentences(30, 2))
     shutil.copytree(Path(__file__).parent / "fixtures" / "checkpoints" / "interrupted", "resumed")
-    config = load_config(overrides={**TINY, "epochs": 2, "bf16": "off"})  # that version trained in float32
+    config = load_config(overrides={**TINY, "epochs": 2, "bf16": "off", "char": "cnn"})  # as that version trained
+    with pytest.raises(NerError, match=r"char \('cnn' then, 'lstm' now\).*resume it with --char cnn"):
+        train(dataclasses.replace(config, char="auto"), "train.txt", "dev.txt", "resumed", resume=True)
     events: list = []
     resumed = train(config, "train.txt", "dev.txt", "resumed", resume=True, callback=events.append)
     assert Resumed(epoch=2, position=5, finished=False) in events  # it went on from the checkpoint, not from scratch
