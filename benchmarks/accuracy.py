@@ -86,6 +86,7 @@ ABLATIONS = {
         Run("conll2003-charcnn", "conll2003", CHAR_CNN_LABEL, CHAR_CNN),
         Run("conll2003-nochar", "conll2003", "no character features", {"char": "none"}),
         Run("conll2003-nomemory-charlstm", "conll2003", "no document memory", NO_MEMORY),
+        Run("conll2003-charlstm-softmax", "conll2003", "softmax head instead of CRF", {"head": "softmax"}),
         Run("conll2003-glove", "conll2003", "with glove-6b-50d", GLOVE),
     ],
     # The ablations of the char CNN default (until 2026-12-01), kept with the flag that
