@@ -57,8 +57,9 @@ class CharLSTM(nn.Module):
     On the CPU the two directions run together, in float32, over the words packed by length
     (``last_states``): no step computes padding, and at this width (25 per direction) oneDNN's
     fused kernel over the padded batch, even in bfloat16, takes about 1.5 times as long. On other
-    devices, and when the LSTMs are int8 (``quantization``), the layer runs as it is over the
-    padded batch. Both give the same states, to float rounding.
+    devices (cuDNN), and when its LSTMs are anything but float ``nn.LSTM`` modules, the layer runs
+    as it is over the padded batch (``quantization`` leaves this one float32). Both give the same
+    states, to float rounding.
     """
 
     def __init__(self, num_chars: int, char_dim: int = 30, hidden: int = 25, dropout: float = 0.5):
