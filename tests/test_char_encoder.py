@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from ner_bilstm.modules import CharLSTM
+from ner_bilstm.modules.char_encoder import packed_bilstm
 
 
 def _words(lengths: list[int], width: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,6 +51,17 @@ def test_the_packed_run_equals_the_layer_over_the_padded_batch_values_and_gradie
     torch.testing.assert_close(outputs[0], outputs[1], atol=1e-6, rtol=1e-5)
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_the_written_out_gradient_of_the_packed_recurrence_passes_gradcheck():
+    # Words of lengths 4, 3 and 2, sorted: steps of 3, 3, 2 and 1 characters (rows 0-2, 3-5, 6-7, 8).
+    sizes = [3, 3, 2, 1]
+    previous = torch.tensor([9, 9, 9, 0, 1, 2, 3, 4, 6])  # 9: the zero state before step 0
+    ends = torch.tensor([5, 8, 7])  # the last rows of the 2-, 4- and 3-character words: the output's order
+    g = torch.Generator().manual_seed(0)
+    inputs, w_ih, bias, w_hh = (torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)
+                                for shape in ((2, 9, 3), (2, 3, 8), (2, 1, 8), (2, 2, 8)))
+    assert torch.autograd.gradcheck(lambda *a: packed_bilstm(*a, sizes, previous, ends), (inputs, w_ih, bias, w_hh))
 
 
 def test_the_cpu_takes_the_packed_run_and_an_int8_or_other_rnn_the_layer(monkeypatch):

@@ -55,7 +55,7 @@ class CharLSTM(nn.Module):
     """Lample et al. (2016): a BiLSTM over characters; the word is its last forward and backward states.
 
     On the CPU the two directions run together, in float32, over the words packed by length
-    (``last_states``): no step computes padding, and at this width (25 per direction) oneDNN's
+    (``packed_bilstm``): no step computes padding, and at this width (25 per direction) oneDNN's
     fused kernel over the padded batch, even in bfloat16, takes about 1.5 times as long. On other
     devices (cuDNN), and when its LSTMs are anything but float ``nn.LSTM`` modules, the layer runs
     as it is over the padded batch (``quantization`` leaves this one float32). Both give the same
@@ -86,36 +86,41 @@ class CharLSTM(nn.Module):
 
     def _packed(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The words sorted by length, longest first, their characters laid out time-major (step t
-        holds the first ``sizes[t]`` words' character t); one input product for every character
-        and both directions, then ``last_states``."""
+        holds the first ``sizes[t]`` words' character t), both directions side by side; then
+        ``packed_bilstm``."""
         order = torch.argsort(lengths, descending=True, stable=True)
+        rank_of = torch.argsort(order)  # each word's place in the sorted order
         sorted_lengths = lengths.index_select(0, order)
         grid = torch.arange(int(sorted_lengths[0]), device=chars.device) < sorted_lengths.unsqueeze(1)  # (words, steps)
         step, rank = grid.t().nonzero(as_tuple=True)  # time-major: every real character
         sizes = grid.sum(0)
+        offsets = torch.cumsum(sizes, 0) - sizes  # where each step's characters start
         x = self.dropout(self.embed(chars[order[rank], step]))  # (characters, char_dim)
         # The backward direction reads each word from its end: its step t is character length-1-t.
-        mirror = (torch.cumsum(sizes, 0) - sizes)[sorted_lengths[rank] - 1 - step] + rank
+        mirror = offsets[sorted_lengths[rank] - 1 - step] + rank
+        previous = torch.where(step > 0, offsets[(step - 1).clamp(min=0)] + rank, rank.numel())
+        ends = offsets[lengths - 1] + rank_of
         fwd, bwd = self.rnn.fwd, self.rnn.bwd
-        weight = torch.cat([gate_order(fwd.weight_ih_l0), gate_order(bwd.weight_ih_l0)])
-        bias = torch.cat([gate_order(fwd.bias_ih_l0 + fwd.bias_hh_l0), gate_order(bwd.bias_ih_l0 + bwd.bias_hh_l0)])
-        gates = torch.addmm(bias, x, weight.t())  # (characters, 8 * hidden)
-        inputs = torch.stack([gates[:, : 4 * self.hidden], gates[:, 4 * self.hidden :].index_select(0, mirror)])
-        recurrent = torch.stack([gate_order(fwd.weight_hh_l0), gate_order(bwd.weight_hh_l0)]).transpose(1, 2)
-        last = last_states(inputs, recurrent, sizes.tolist())  # (2, words, hidden), sorted order
-        return torch.cat([last[0], last[1]], dim=1).index_select(0, torch.argsort(order))
+        w_ih = torch.stack([gate_order(fwd.weight_ih_l0), gate_order(bwd.weight_ih_l0)]).transpose(1, 2)
+        w_hh = torch.stack([gate_order(fwd.weight_hh_l0), gate_order(bwd.weight_hh_l0)]).transpose(1, 2)
+        bias = torch.stack([gate_order(fwd.bias_ih_l0 + fwd.bias_hh_l0), gate_order(bwd.bias_ih_l0 + bwd.bias_hh_l0)])
+        return packed_bilstm(torch.stack([x, x.index_select(0, mirror)]), w_ih, bias.unsqueeze(1), w_hh,
+                             sizes.tolist(), previous, ends)
 
 
-def last_states(inputs: torch.Tensor, recurrent: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+def packed_bilstm(inputs: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor, w_hh: torch.Tensor, sizes: list[int],
+                  previous: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
     """LSTMs run side by side over packed sequences, with the gates as ``gate_order`` lays them out.
 
-    ``inputs (directions, characters, 4 * hidden)``: each step's input products plus both biases,
-    step t being the next ``sizes[t]`` rows (non-increasing: the sequences sorted longest first);
-    ``recurrent (directions, hidden, 4 * hidden)``. Returns each sequence's last hidden state
-    ``(directions, sequences, hidden)``. A sequence leaves the batch when it ends, so no step
-    computes padding.
+    ``inputs (directions, characters, in)``: step t is the next ``sizes[t]`` rows (non-increasing:
+    the sequences sorted longest first, so a sequence leaves the batch when it ends and no step
+    computes padding); ``w_ih (directions, in, 4 * hidden)``, ``bias (directions, 1, 4 * hidden)``
+    (both biases), ``w_hh (directions, hidden, 4 * hidden)``; ``previous (characters,)`` the row of
+    the same sequence one step earlier (``characters`` at step 0); ``ends (sequences,)`` the row of
+    each sequence's last step, in the order the output should have. Returns
+    ``(sequences, directions * hidden)``: each sequence's last hidden state of every direction.
     """
-    return _PackedLSTM.apply(inputs, recurrent, sizes)
+    return _PackedLSTM.apply(inputs, w_ih, bias, w_hh, sizes, previous, ends)
 
 
 def gate_order(weight: torch.Tensor) -> torch.Tensor:
@@ -127,65 +132,72 @@ def gate_order(weight: torch.Tensor) -> torch.Tensor:
 
 
 class _PackedLSTM(torch.autograd.Function):
-    """``last_states`` with its gradient written out (backpropagation through time, in reverse):
+    """``packed_bilstm`` with its gradient written out (backpropagation through time, in reverse):
     at a width of 25, autograd's bookkeeping of a dozen small operations a step costs more than
-    their arithmetic. The recurrent weight's gradient is one product over all steps at the end.
+    their arithmetic.
 
-    The cell is carried doubled (``c2 = 2c``), so tanh(c) is 2 sigmoid(c2) - 1, and ``g2`` is 2g:
-    every tanh becomes a sigmoid and two in-place scalings.
+    Every step writes into buffers laid out like ``inputs`` (one row per character), so nothing is
+    concatenated or zero-filled step by step, and what the recurrence does not need (the gates'
+    derivatives, the weights' gradients) is one operation over all steps. The cell is carried
+    doubled (``c2 = 2c``), so tanh(c) is 2 sigmoid(c2) - 1: every tanh is a sigmoid, and the g gate,
+    kept as 4s - 2 = 2g, has the derivative 4 (s - s^2).
     """
 
     @staticmethod
-    def forward(ctx, inputs: torch.Tensor, recurrent: torch.Tensor, sizes: list[int]) -> torch.Tensor:
-        hidden = recurrent.size(1)
-        last = inputs.new_empty(inputs.size(0), sizes[0], hidden)
-        h = c2 = inputs.new_zeros(inputs.size(0), sizes[0], hidden)
-        steps = []  # per step: the h and c2 it starts from, its gates (i, f, o, g2), tanh of its cell
-        for t, x in enumerate(inputs.split(sizes, dim=1)):
-            n = x.size(1)
-            h, c2 = h[:, :n], c2[:, :n]
-            gates = torch.baddbmm(x, h, recurrent).sigmoid_()
-            i, f, o, g2 = gates.chunk(4, dim=2)
-            g2.mul_(4).sub_(2)  # 2 tanh(z) from sigmoid(2z)
-            c2_new = torch.addcmul(f * c2, i, g2)
-            tanh_c = torch.sigmoid(c2_new).mul_(2).sub_(1)
-            steps.append((h, c2, gates, tanh_c))
-            h, c2 = o * tanh_c, c2_new
-            after = sizes[t + 1] if t + 1 < len(sizes) else 0
-            if after < n:
-                last[:, after:n] = h[:, after:]  # the sequences that end here
-        ctx.steps, ctx.sizes = steps, sizes
-        ctx.save_for_backward(recurrent)
-        return last
+    def forward(ctx, inputs, w_ih, bias, w_hh, sizes, previous, ends):  # type: ignore[override]
+        d, total, _ = inputs.shape
+        hidden = w_hh.size(1)
+        gates = torch.baddbmm(bias, inputs, w_ih)  # (d, characters, 4 * hidden): i, f, o, g activated in place
+        states, cells, tanhs = (inputs.new_empty(d, total, hidden) for _ in range(3))  # h, c2, tanh(c) after each step
+        G, H, C, T = (x.split(sizes, 1) for x in (gates, states, cells, tanhs))
+        IG, FG, OG, SG = (x.split(sizes, 1) for x in gates.chunk(4, dim=2))  # per gate; SG: the g gate's sigmoid
+        for t, n in enumerate(sizes):
+            if t:
+                torch.sigmoid(torch.baddbmm(G[t], H[t - 1][:, :n], w_hh), out=G[t])
+                torch.mul(FG[t], C[t - 1][:, :n], out=C[t])
+                C[t].addcmul_(IG[t], SG[t], value=4)
+            else:
+                G[t].sigmoid_()
+                torch.mul(IG[t], SG[t], out=C[t]).mul_(4)
+            C[t].sub_(IG[t], alpha=2)  # c2 = f c2 + 2 i g, with g = 2s - 1
+            torch.sigmoid(C[t], out=T[t]).mul_(2).sub_(1)
+            torch.mul(OG[t], T[t], out=H[t])
+        deriv = torch.addcmul(gates, gates, gates, value=-1)
+        deriv[..., 3 * hidden :].mul_(4)
+        gates[..., 3 * hidden :].mul_(4).sub_(2)  # the g gate as 2g, which the backward pass reads
+        ctx.sizes = sizes
+        ctx.save_for_backward(inputs, w_ih, w_hh, gates, deriv, states, cells, tanhs, previous, ends)
+        return states.index_select(1, ends).transpose(0, 1).reshape(ends.numel(), d * hidden)
 
     @staticmethod
-    def backward(ctx, grad_last: torch.Tensor):
-        (recurrent,) = ctx.saved_tensors
-        hidden = recurrent.size(1)
-        grad_inputs, starts = [], []
-        dh = dc2 = grad_last.new_zeros(grad_last.size(0), 0, hidden)  # gradients of h and of c2
-        for t in range(len(ctx.sizes) - 1, -1, -1):
-            h, c2, gates, tanh_c = ctx.steps[t]
-            n = h.size(1)
-            if dh.size(1) < n:  # sequences that end at step t: their gradient enters here
-                dh = torch.cat([dh, grad_last[:, dh.size(1) : n]], dim=1)
-                dc2 = torch.cat([dc2, dc2.new_zeros(dc2.size(0), n - dc2.size(1), hidden)], dim=1)
-            i, f, o, g2 = gates.chunk(4, dim=2)
-            dc2 = torch.addcmul(dc2, dh * o, 1 - tanh_c * tanh_c, value=0.5)  # dc2 = dc / 2
-            grad = torch.empty_like(gates)
-            gi, gf, go, gg = grad.chunk(4, dim=2)
-            torch.mul(dc2, g2, out=gi)
-            torch.mul(dc2, c2, out=gf)
-            torch.mul(dh, tanh_c, out=go)
-            sig = gates[..., : 3 * hidden]
-            grad[..., : 3 * hidden].mul_(sig - sig * sig)
-            torch.mul(dc2 * i, 1 - 0.25 * g2 * g2, out=gg)  # d/dz of 2 sigmoid(z) - 1 = (1 - g^2) / 2
-            grad_inputs.append(grad)
-            starts.append(h)
-            dh = torch.bmm(grad, recurrent.transpose(1, 2))
-            dc2 = dc2 * f
-        grad_inputs.reverse()
-        starts.reverse()
-        grad_in = torch.cat(grad_inputs, dim=1)
-        grad_recurrent = torch.bmm(torch.cat(starts, dim=1).transpose(1, 2), grad_in)
-        return grad_in, grad_recurrent, None
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):  # type: ignore[override]
+        inputs, w_ih, w_hh, gates, deriv, states, cells, tanhs, previous, ends = ctx.saved_tensors
+        sizes = ctx.sizes
+        d, total, hidden = states.shape
+        dh_all, dc2_all = states.new_zeros(d, total, hidden), states.new_zeros(d, total, hidden)
+        dh_all.index_copy_(1, ends, grad_out.view(-1, d, hidden).transpose(0, 1))
+        grad = torch.empty_like(gates)
+        cell_grad = gates[..., 2 * hidden : 3 * hidden] * (1 - tanhs * tanhs)  # o (1 - tanh(c)^2)
+        GR, D, C, T, P, DH, DC = (x.split(sizes, 1) for x in (grad, deriv, cells, tanhs, cell_grad, dh_all, dc2_all))
+        GI, GF, GO, GG = (x.split(sizes, 1) for x in grad.chunk(4, dim=2))
+        IG, FG, _, G2 = (x.split(sizes, 1) for x in gates.chunk(4, dim=2))
+        w_hh_t = w_hh.transpose(1, 2)
+        for t in range(len(sizes) - 1, -1, -1):
+            n, dh, dc2 = sizes[t], DH[t], DC[t]
+            dc2.addcmul_(dh, P[t], value=0.5)  # dc2 = dc / 2
+            torch.mul(dc2, G2[t], out=GI[t])
+            if t:
+                torch.mul(dc2, C[t - 1][:, :n], out=GF[t])
+            else:
+                GF[t].zero_()
+            torch.mul(dh, T[t], out=GO[t])
+            torch.mul(dc2, IG[t], out=GG[t])
+            GR[t].mul_(D[t])
+            if t:  # the first n rows of step t - 1 are the same sequences
+                torch.bmm(GR[t], w_hh_t, out=DH[t - 1][:, :n])
+                torch.mul(dc2, FG[t], out=DC[t - 1][:, :n])
+        starts = torch.cat([states, states.new_zeros(d, 1, hidden)], dim=1).index_select(1, previous)
+        grad_inputs = torch.bmm(grad, w_ih.transpose(1, 2)) if ctx.needs_input_grad[0] else None
+        return (grad_inputs, torch.bmm(inputs.transpose(1, 2), grad), grad.sum(1, keepdim=True),
+                torch.bmm(starts.transpose(1, 2), grad), None, None, None)
