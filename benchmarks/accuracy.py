@@ -87,6 +87,9 @@ ABLATIONS = {
         Run("conll2003-nochar", "conll2003", "no character features", {"char": "none"}),
         Run("conll2003-nomemory-charlstm", "conll2003", "no document memory", NO_MEMORY),
         Run("conll2003-charlstm-softmax", "conll2003", "softmax head instead of CRF", {"head": "softmax"}),
+        Run("conll2003-charlstm-gru", "conll2003", "GRU instead of LSTM", {"rnn": "gru"}),
+        Run("conll2003-charlstm-attention", "conll2003", "with the attention layer", {"attention": True}),
+        Run("conll2003-charlstm-nocasing", "conll2003", "no casing feature", {"casing": False}),
         Run("conll2003-glove", "conll2003", "with glove-6b-50d", GLOVE),
     ],
     # The ablations of the char CNN default (until 2026-12-01), kept with the flag that
