@@ -56,7 +56,7 @@ class CharLSTM(nn.Module):
 
     On the CPU the two directions run together, in float32, over the words packed by length
     (``packed_bilstm``): no step computes padding, and at this width (25 per direction) oneDNN's
-    fused kernel over the padded batch, even in bfloat16, takes about 1.5 times as long. On other
+    fused kernel over the padded batch, even in bfloat16, takes about 1.6 times as long. On other
     devices (cuDNN), and when its LSTMs are anything but float ``nn.LSTM`` modules, the layer runs
     as it is over the padded batch (``quantization`` leaves this one float32). Both give the same
     states, to float rounding.
@@ -175,7 +175,9 @@ class _PackedLSTM(torch.autograd.Function):
         inputs, w_ih, w_hh, gates, deriv, states, cells, tanhs, previous, ends = ctx.saved_tensors
         sizes = ctx.sizes
         d, total, hidden = states.shape
-        dh_all, dc2_all = states.new_zeros(d, total, hidden), states.new_zeros(d, total, hidden)
+        # Every row of dh is written before it is read: a sequence's last row from grad_out, the
+        # others from the step after them. dc2 starts at zero where a sequence ends.
+        dh_all, dc2_all = states.new_empty(d, total, hidden), states.new_zeros(d, total, hidden)
         dh_all.index_copy_(1, ends, grad_out.view(-1, d, hidden).transpose(0, 1))
         grad = torch.empty_like(gates)
         cell_grad = gates[..., 2 * hidden : 3 * hidden] * (1 - tanhs * tanhs)  # o (1 - tanh(c)^2)
