@@ -31,6 +31,7 @@ def run(data: Path, steps: int = 60, rows: int = 25) -> str:
     config = TrainConfig()
     set_seed(config.seed)
     setup = prepare(config, LoadedSentences(list(read_source(str(data / "train.txt")))), torch.device("cpu"))
+    config = setup.config  # the effective options (the batch size auto resolves to)
     batches = length_batches(setup.data.lengths, config.batch_size, torch.Generator().manual_seed(0))
     setup.model.train()
 

@@ -218,10 +218,15 @@ def train(
     optimizer: options.OPTIMIZER | None = opt("optimizer", "Optimisation", help=(
         "Optimiser: adam; lazyadam, Adam that updates only the embedding rows a batch used (faster steps); or sgd (with --momentum).")),
     lr: float | None = opt("lr", "Optimisation", help="Learning rate."),
+    embed_lr: float | None = opt("embed_lr", "Optimisation", help=(
+        "Multiplier of the learning rate for the word (and bigram) embedding tables; below 1 keeps pretrained vectors "
+        "closer to where they started (0 freezes them).")),
     momentum: float | None = opt("momentum", "Optimisation", help="SGD momentum."),
     weight_decay: float | None = opt("weight_decay", "Optimisation", help="L2 weight decay."),
     lr_decay: float | None = opt("lr_decay", "Optimisation", help="Learning-rate decay: lr / (1 + decay * epoch)."),
-    batch_size: int | None = opt("batch_size", "Optimisation", help="Sentences per batch."),
+    batch_size: int | None = opt("batch_size", "Optimisation", help=(
+        "Sentences per batch (0 = auto: for word-level data the largest of 64, 32 and 16 that gives 200 steps an epoch; "
+        "64 for character-level data).")),
     epochs: int | None = opt("epochs", "Optimisation", help="Maximum epochs."),
     patience: int | None = opt("patience", "Optimisation", help="Stop after this many epochs without a better dev F1."),
     clip: float | None = opt("clip", "Optimisation", help="Gradient norm clipping (0 = off)."),

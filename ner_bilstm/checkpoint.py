@@ -25,7 +25,8 @@ CHECKPOINT_VERSION = 1
 # (with bigram_dim 0 the bigrams setting changes nothing).
 # Options added since a checkpoint was written, at the values that reproduce what it did.
 LEGACY_TRAINING = {"bigram_dim": 0, "average": 0.0, "input_format": "auto", "tokenize": "word", "label_map": "",
-                   "doc_memory": "off", "memory_dim": 0, "bf16": "off", "locked_dropout": False}
+                   "doc_memory": "off", "memory_dim": 0, "bf16": "off", "locked_dropout": False,
+                   "embed_lr": 1.0}
 
 
 @dataclass
@@ -129,6 +130,8 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
             hint = "; that run's memory head scores every token: resume it with --memory-scope all"
         elif any(c.startswith("char ('cnn' then") for c in changed):
             hint = "; the character encoder's default (auto) is a BiLSTM for word-level data since 2026-12-01: resume it with --char cnn"
+        elif any(c.startswith("batch_size (64 then") for c in changed):
+            hint = "; the batch size's default (auto) follows the training set's size since 2026-12-02: resume it with --batch-size 64"
         elif any(c.startswith("bf16 (") for c in changed):
             hint = ("; that run trained in float32: resume it with --bf16 off" if predates_bf16
                     else "; give --bf16 as that run had it (auto depends on the CPU and the device)")

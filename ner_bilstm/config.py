@@ -102,10 +102,11 @@ class TrainConfig:
     # optimisation
     optimizer: str = "adam"
     lr: float = 0.002
+    embed_lr: float = 1.0  # multiplies lr for the word and bigram embedding tables (optimization.make_optimizer)
     lr_decay: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 0.0
-    batch_size: int = 64
+    batch_size: int = 0  # sentences per step; 0: auto, from the training set's size (setup.batch_size_for)
     epochs: int = 40
     patience: int = 8
     clip: float = 5.0
@@ -152,9 +153,11 @@ class TrainConfig:
             if getattr(self, key) not in choices:
                 raise NerError(f"{key} must be one of {', '.join(choices)}, not {getattr(self, key)!r}", path=source)
         for key in ("layers", "hidden", "word_dim", "char_dim", "char_filters", "char_hidden", "casing_dim",
-                    "batch_size", "epochs", "heads", "min_freq", "max_word_chars", "eval_batch_size"):
+                    "epochs", "heads", "min_freq", "max_word_chars", "eval_batch_size"):
             if getattr(self, key) < 1:
                 raise NerError(f"{key} must be at least 1, not {getattr(self, key)}", path=source)
+        if self.batch_size < 0:
+            raise NerError(f"batch_size must be at least 1 (or 0 for auto), not {self.batch_size}", path=source)
         for key, limit in LIMITS.items():
             if getattr(self, key) > limit:
                 raise NerError(f"{key} must be at most {limit:,}, not {getattr(self, key):,}", path=source)
@@ -169,6 +172,8 @@ class TrainConfig:
             raise NerError(f"seed must be from 0 to {MAX_SEED:,}, not {self.seed:,}", path=source)
         if self.lr <= 0:
             raise NerError(f"lr must be positive, not {self.lr}", path=source)
+        if self.embed_lr < 0:
+            raise NerError(f"embed_lr must not be negative, not {self.embed_lr}", path=source)
         try:
             parse_label_map(self.label_map)
         except ValueError as e:

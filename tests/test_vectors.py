@@ -84,6 +84,20 @@ def test_training_with_named_vectors_records_them(installed, corpus, tmp_path):
     assert r.exit_code == 0 and "glove-6b-50d 0.0.1" in r.output, r.output
 
 
+def test_embed_lr_zero_keeps_every_pretrained_vector_through_training(installed, corpus, tmp_path):
+    """--embed-lr scales the tables' learning rate in every epoch (the loop resets the rates each
+    epoch); at 0 the pretrained vectors of words seen in training come out as they went in."""
+    matrix = installed()
+    out = tmp_path / "m"
+    train(load_config(overrides={**TINY, "epochs": 2, "embeddings": "glove-6b-50d", "embed_lr": 0.0}),
+          str(corpus["train"]), str(corpus["dev"]), out)
+    loaded = load_model(out)
+    seen = [w for w in WORDS if w in loaded.vocab.words.stoi and loaded.vocab.word_counts.get(w, 0) > 0]
+    assert len(seen) >= 3
+    rows = [loaded.vocab.words.stoi[w] for w in seen]
+    np.testing.assert_array_equal(loaded.model.word_embed.weight[rows].detach().numpy(), matrix[[WORDS.index(w) for w in seen]])
+
+
 def test_missing_package_names_the_pip_command(corpus, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, GLOVE.module, None)  # import fails as if not installed
     r = runner.invoke(app, ["train", "--train", str(corpus["train"]), "--dev", str(corpus["dev"]), "--output", str(tmp_path / "m"),
