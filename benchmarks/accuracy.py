@@ -94,6 +94,7 @@ ABLATIONS = {
         Run("conll2003-charlstm-attention", "conll2003", "with the attention layer", {"attention": True}),
         Run("conll2003-charlstm-nocasing", "conll2003", "no casing feature", {"casing": False}),
         Run("conll2003-charlstm-float32", "conll2003", FLOAT32, {"bf16": "off"}),
+        Run("conll2003-charlstm-locked", "conll2003", LOCKED_LABEL, LOCKED),
         Run("conll2003-glove", "conll2003", "with glove-6b-50d", GLOVE),
     ],
     # The ablations of the char CNN default (until 2026-12-01), kept with the flag that
@@ -149,11 +150,12 @@ ABLATIONS = {
         Run("wnut17-glove", "wnut17", "default (char BiLSTM; batch size: auto, 16 for these 3,394 sentences) with glove-6b-50d", GLOVE),
         Run("wnut17-glove-batch64", "wnut17", BATCH64_LABEL, {**GLOVE, **BATCH64}),
         Run("wnut17-glove-embedlr", "wnut17", EMBED_LR_LABEL, {**GLOVE, "embed_lr": 0.3}),
+        Run("wnut17-glove-locked", "wnut17", LOCKED_LABEL, {**GLOVE, **LOCKED}),
     ],
     "WNUT-17 with glove-6b-50d at batch 64": [
         Run("wnut17-glove-batch64", "wnut17", BATCH64_LABEL, {**GLOVE, **BATCH64}),
         Run("wnut17-glove-charcnn", "wnut17", CHAR_CNN_LABEL, {**GLOVE, **CHAR_CNN, **BATCH64}),
-        Run("wnut17-glove-locked", "wnut17", LOCKED_LABEL, {**GLOVE, **LOCKED, **BATCH64}),
+        Run("wnut17-glove-batch64-locked", "wnut17", LOCKED_LABEL, {**GLOVE, **LOCKED, **BATCH64}),
         Run("wnut17-glove-charcnn-locked", "wnut17", f"{LOCKED_LABEL}, with the char CNN", {**GLOVE, **CHAR_CNN, **LOCKED, **BATCH64}),
         Run("wnut17-glove-batch64-embedlr", "wnut17", EMBED_LR_LABEL, {**GLOVE, **BATCH64, "embed_lr": 0.3}),
     ],
