@@ -95,6 +95,7 @@ ABLATIONS = {
         Run("conll2003-charlstm-nocasing", "conll2003", "no casing feature", {"casing": False}),
         Run("conll2003-charlstm-float32", "conll2003", FLOAT32, {"bf16": "off"}),
         Run("conll2003-charlstm-locked", "conll2003", LOCKED_LABEL, LOCKED),
+        Run("conll2003-charlstm-lazyadam", "conll2003", LAZY_LABEL, {"optimizer": "lazyadam"}),
         Run("conll2003-glove", "conll2003", "with glove-6b-50d", GLOVE),
     ],
     # The ablations of the char CNN default (until 2026-12-01), kept with the flag that
