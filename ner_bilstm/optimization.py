@@ -27,7 +27,8 @@ def make_optimizer(config: TrainConfig, model: TaggerNetwork) -> torch.optim.Opt
     params: Any = model.parameters()
     if config.embed_lr != 1.0:  # one group otherwise, so that checkpoints keep their layout
         tables = [p for p, _ in model.row_tables().values()]
-        params = [{"params": [p for p in model.parameters() if all(p is not t for t in tables)]},
+        table_ids = {id(p) for p in tables}
+        params = [{"params": [p for p in model.parameters() if id(p) not in table_ids]},
                   {"params": tables, "lr": config.lr * config.embed_lr, "lr_scale": config.embed_lr}]
     try:
         return cls(params, lr=config.lr, weight_decay=config.weight_decay, fused=True, **kwargs)
