@@ -74,7 +74,8 @@ def _model_info(model: Path, format: str) -> None:
     if r.embeddings:
         e = r.embeddings
         named = f"{e.name} {e.version or ''}, " if e.name else ""
-        table.add_row("embeddings", f"{named}{e.dim}-d, {e.words:,} words found, {100 * e.tokens:.1f}% of training tokens")
+        composed = f" ({e.composed:,} composed from their pieces)" if e.composed else ""
+        table.add_row("embeddings", f"{named}{e.dim}-d, {e.words:,} words found{composed}, {100 * e.tokens:.1f}% of training tokens")
     table.add_row("labels", " ".join(described.labels))
     table.add_row("schemes", f"input {r.input_scheme.upper()}, internal {r.train_scheme.upper()}")
     for role, fp in r.data.items():

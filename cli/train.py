@@ -158,7 +158,8 @@ class TrainView:
         if d.embeddings:
             e = d.embeddings
             named = f"{e.name} {e.version}, " if e.name else ""
-            console.print(f"embeddings: {named}{e.dim}-d, {e.words:,} of {e.vocabulary:,} vocabulary words found; "
+            composed = f" ({e.composed:,} composed from their pieces)" if e.composed else ""
+            console.print(f"embeddings: {named}{e.dim}-d, {e.words:,} of {e.vocabulary:,} vocabulary words found{composed}; "
                           f"coverage {100 * e.tokens:.1f}% of training tokens")
         if self.display:
             self.display.start()
@@ -244,6 +245,9 @@ def train(
     scheme: options.SCHEME | None = opt("scheme", "Data", help="Input tag scheme (auto: detected from the data)."),
     train_scheme: options.TRAIN_SCHEME | None = opt("train_scheme", "Data", help="Internal tag scheme."),
     embeddings: str | None = opt("embeddings", "Model", help="Pretrained vectors: GloVe/word2vec text or fastText .vec, .gz ok."),
+    compose_vectors: bool | None = opt("compose_vectors", "Model", "--compose-vectors/--no-compose-vectors", help=(
+        "Give a word without a pretrained vector of its own the mean of its pieces' vectors, when each has one "
+        "(realDonaldTrump: real, donald, trump).")),
     lazy: bool | None = opt("lazy", "Data", "--lazy/--in-memory", help="Stream a datasets training source from its Arrow files."),
     tokens_field: str | None = opt("tokens_field", "Data", help="Tokens column of a datasets source."),
     tags_field: str | None = opt("tags_field", "Data", help="Tags column of a datasets source."),

@@ -128,6 +128,7 @@ class TrainConfig:
     dev_split: str = "validation"
     test_split: str = "test"
     embeddings: str = ""
+    compose_vectors: bool = True  # a word without a pretrained vector gets the mean of its pieces' (embeddings.corpus_vectors)
     lazy: bool = False  # stream a datasets source from its Arrow files instead of loading it
     encoding: str = "utf-8"
     input_format: str = "auto"  # of the train, dev and test sources (auto: each detected)

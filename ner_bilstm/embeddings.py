@@ -5,8 +5,10 @@ caller asks for are kept."""
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,17 +18,21 @@ if TYPE_CHECKING:
 
 from .errors import NerError
 
+_RUNS = re.compile(r"[^\W_]+")  # letters and digits, in any script
+
 
 @dataclass
 class Embeddings:
     """Vectors by word. ``dim`` and ``total`` (words in the source) are read from the source;
-    ``name`` and ``version`` identify named vectors (None for a file)."""
+    ``name`` and ``version`` identify named vectors (None for a file); ``composed`` the words
+    whose vector ``compose`` made from their pieces'."""
 
     vectors: dict[str, np.ndarray]
     dim: int
     total: int
     name: str | None = None
     version: str | None = None
+    composed: set[str] = field(default_factory=set)
 
     def lookup(self, word: str) -> np.ndarray | None:
         """The vector of ``word`` exactly, else of its lower-cased form, else None."""
@@ -35,6 +41,20 @@ class Embeddings:
 
     def __contains__(self, word: str) -> bool:
         return word in self.vectors or word.lower() in self.vectors
+
+    def compose(self, pieces: Mapping[str, Sequence[str]], key: Callable[[str], str]) -> None:
+        """Give the key of each token in ``pieces`` (token -> its ``word_parts``) that has no vector
+        the mean of its pieces' vectors, when every piece has one. Where several tokens share a
+        key, the one with the most pieces decides (then the first in code-point order), so the
+        result does not depend on the order the corpus lists them in."""
+        for token in sorted(pieces, key=lambda t: (-len(pieces[t]), t)):
+            k = key(token)
+            if k in self:  # its own vector, or one a token of the same key composed
+                continue
+            found = [self.lookup(p) for p in pieces[token]]
+            if all(v is not None for v in found):
+                self.vectors[k] = np.mean(np.stack(found), axis=0, dtype=np.float32)  # type: ignore[arg-type]
+                self.composed.add(k)
 
 
 @dataclass
@@ -50,9 +70,11 @@ class EmbeddingCoverage:
     dim: int
     name: str | None = None
     version: str | None = None
+    composed: int = 0  # of the ``words``, those whose vector is the mean of their pieces' (Embeddings.compose)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"tokens": self.tokens, "words": self.words, "vocabulary": self.vocabulary, "file_words": self.file_words, "dim": self.dim}
+        out = {"tokens": self.tokens, "words": self.words, "vocabulary": self.vocabulary, "file_words": self.file_words, "dim": self.dim,
+               "composed": self.composed}
         if self.name is not None:
             out.update(name=self.name, version=self.version)
         return out
@@ -60,7 +82,8 @@ class EmbeddingCoverage:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EmbeddingCoverage:
         """From a checked config.json entry; counts an older file lacks read as 0."""
-        return cls(d["tokens"], d["words"], d.get("vocabulary", 0), d.get("file_words", 0), d["dim"], d.get("name"), d.get("version"))
+        return cls(d["tokens"], d["words"], d.get("vocabulary", 0), d.get("file_words", 0), d["dim"], d.get("name"), d.get("version"),
+                   d.get("composed", 0))
 
 
 def pretrained_rows(vectors: Embeddings, vocabulary: Sequence[str], word_ids: Iterable[int]
@@ -82,8 +105,42 @@ def pretrained_rows(vectors: Embeddings, vocabulary: Sequence[str], word_ids: It
         hits += bool(found[i])
         tokens += 1
     coverage = EmbeddingCoverage(round(hits / max(tokens, 1), 4), int(found.sum()), len(vocabulary), vectors.total, vectors.dim,
-                                 vectors.name, vectors.version)
+                                 vectors.name, vectors.version, sum(word in vectors.composed for word in vocabulary))
     return matrix, found, coverage
+
+
+def word_parts(token: str) -> list[str]:
+    """The pieces a token is written in: its runs of letters and digits, split where a lower-case
+    letter meets a capital ("realDonaldTrump"), before the capital that starts a word after an
+    acronym ("CNNPolitics") and between letters and digits. Empty when the token is its own
+    only piece, as then there is nothing to compose it from. Read in NFC, so an accent written
+    as a combining mark stays in its letter's piece."""
+    token = unicodedata.normalize("NFC", token)
+    out: list[str] = []
+    for run in _RUNS.findall(token):
+        start = 0
+        for i in range(1, len(run)):
+            a, b = run[i - 1], run[i]
+            camel = b.isupper() and (a.islower() or (a.isupper() and i + 1 < len(run) and run[i + 1].islower()))
+            if camel or a.isdigit() != b.isdigit():
+                out.append(run[start:i])
+                start = i
+        out.append(run[start:])
+    return [] if out == [token] else out
+
+
+def corpus_vectors(source: str, tokens: Iterable[str], key: Callable[[str], str], compose: bool = True
+                   ) -> tuple[Embeddings, set[str]]:
+    """The vectors of a corpus's tokens from ``source``, by their lookup ``key``, and the set of
+    keys. With ``compose``, a token with no vector whose pieces (``word_parts``) all have one
+    gets their mean: hashtags and user names ("realDonaldTrump", "CNNPolitics") are how new
+    names are written in social media, and GloVe has their pieces but not them."""
+    tokens = set(tokens)
+    keys = {key(t) for t in tokens}
+    pieces = {t: p for t in tokens if (p := word_parts(t))} if compose else {}
+    vectors = load_embeddings(source, keys | {p for ps in pieces.values() for p in ps})
+    vectors.compose(pieces, key)
+    return vectors, keys
 
 
 def wanted_keys(words: Iterable[str]) -> set[str]:

@@ -96,7 +96,7 @@ def check_config(config: Any, path: Path) -> dict[str, Any]:
         for key in ("dim", "words"):
             require(embeddings, key, int, path, "embeddings.")
         require(embeddings, "tokens", (int, float), path, "embeddings.")
-        for key in ("vocabulary", "file_words"):
+        for key in ("vocabulary", "file_words", "composed"):
             optional(embeddings, key, int, path, "embeddings.")
         for key in ("name", "version"):
             optional(embeddings, key, str, path, "embeddings.")

@@ -16,7 +16,7 @@ from .config import TrainConfig
 from .corpora import LoadedSentences, TrainingSentences
 from .devices import resolve_bf16
 from .doc_memory import DocumentMemory, document_links
-from .embeddings import EmbeddingCoverage, load_embeddings, pretrained_rows
+from .embeddings import EmbeddingCoverage, corpus_vectors, pretrained_rows
 from .errors import NerError
 from .model import TaggerNetwork
 from .optimization import make_optimizer, moving_average, singletons
@@ -114,8 +114,9 @@ def prepare(
 ) -> TrainingSetup:
     """Detect the scheme, build vocabularies, tensorise the corpus once, create model and optimiser.
 
-    With pretrained embeddings, words of ``other_sentences`` (dev/test) that have a vector join
-    the vocabulary (Lample et al., 2016), so they are not unknown at test time. Streamed
+    With pretrained embeddings, words of ``other_sentences`` (dev/test) that have a vector (their
+    own, or one composed from their pieces) join the vocabulary (Lample et al., 2016), so they
+    are not unknown at test time. Streamed
     sentences (``--lazy``) are read in a few passes and never held in memory.
     """
     scheme = detect_scheme(s.tags for s in sentences) if config.scheme == "auto" else config.scheme
@@ -135,11 +136,13 @@ def prepare(
         config = dataclasses.replace(config, bigram_dim=0)
     matrix, found, coverage = None, None, None
     if config.embeddings:
-        keys = {vocab.word_key(t) for group in (sentences, other_sentences) for s in group for t in s.tokens}
-        vectors = load_embeddings(config.embeddings, keys)
+        tokens = {t for group in (sentences, other_sentences) for s in group for t in s.tokens}
+        vectors, keys = corpus_vectors(config.embeddings, tokens, vocab.word_key, config.compose_vectors)
         config = dataclasses.replace(config, word_dim=vectors.dim)  # the vectors decide the dimension
         vocab.words.extend(sorted(k for k in keys if k in vectors))
         matrix, found, coverage = pretrained_rows(vectors, vocab.words.itos, (vocab.word_id(t) for s in sentences for t in s.tokens))
+    else:  # nothing to compose without vectors: recorded off, as runs before the option were, so it never blocks a resume
+        config = dataclasses.replace(config, compose_vectors=False)
     config = dataclasses.replace(config, doc_memory=_doc_memory(config, sentences, source))
     if config.doc_memory == "off":  # the scope is moot without a memory: kept at its default, it never blocks a resume
         config = dataclasses.replace(config, memory_dim=0, memory_scope=TrainConfig.memory_scope)

@@ -3,21 +3,25 @@ text files parsed from the right."""
 
 import importlib.util
 import json
+import re
 import sys
+import unicodedata
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ner_bilstm_cli.main import app
 from typer.testing import CliRunner
 
 from ner_bilstm.artifact import load_model
 from ner_bilstm.config import load_config
-from ner_bilstm.embeddings import load_embeddings, read_embeddings
+from ner_bilstm.embeddings import Embeddings, load_embeddings, read_embeddings, word_parts
 from ner_bilstm.errors import NerError
 from ner_bilstm.named_vectors import NAMED_VECTORS, read_named
 from ner_bilstm.training import train
 
-from .conftest import TINY, write_conll
+from .conftest import TINY, interrupted_before, write_conll
 
 runner = CliRunner()
 GLOVE = NAMED_VECTORS["glove-6b-50d"]
@@ -152,3 +156,85 @@ def test_a_package_that_fails_to_import_is_one_line(installed, tmp_path):
     init.write_text("raise RuntimeError('')\n")  # an empty message too must give a readable line
     with pytest.raises(NerError, match="fails to import \\(RuntimeError\\); reinstall it"):
         load_embeddings("glove-6b-50d", ["the"])
+
+
+@pytest.mark.parametrize("token, pieces", [
+    ("realDonaldTrump", ["real", "Donald", "Trump"]),
+    ("CNNPolitics", ["CNN", "Politics"]),  # an acronym ends before the capital that starts a word
+    ("iPhone6", ["i", "Phone", "6"]),
+    ("A-Head", ["A", "Head"]),
+    ("Monkey-", ["Monkey"]),  # a single piece other than the token is a lookup of its own
+    ("#Obama", ["Obama"]),
+    ("NASA", []), ("paris", []), ("Paris", []), ("Mjölnir", []), ("e\u0301te\u0301", []),  # the token is its only piece (NFC)
+    ("", []), ("--", []),
+])
+def test_word_parts(token, pieces):
+    assert word_parts(token) == pieces
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=20))
+def test_word_parts_keep_every_letter_and_digit_once_in_order(token):
+    nfc = unicodedata.normalize("NFC", token)
+    runs = re.findall(r"[^\W_]+", nfc)
+    pieces = word_parts(token)
+    if pieces:
+        assert all(pieces) and "".join(pieces) == "".join(runs)
+    else:  # nothing to split: no letters or digits, or the token is one piece as it stands
+        assert runs in ([], [nfc])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.from_regex(r"[A-Z][a-z]{1,8}", fullmatch=True), min_size=2, max_size=5))
+def test_capitalised_words_run_together_split_back_into_the_words(words):
+    assert word_parts("".join(words)) == words
+
+
+def test_a_word_without_a_vector_gets_the_mean_of_its_pieces(installed, corpus, tmp_path):
+    """A dev word with no vector whose pieces have vectors (AnnaBerg: anna, berg) joins the
+    vocabulary with their mean; one with a piece lacking a vector (AnnaNowhere) stays unknown;
+    --no-compose-vectors composes nothing."""
+    matrix = installed()
+    dev = write_conll(tmp_path / "dev.txt", [[("AnnaBerg", "B-PER"), ("AnnaNowhere", "O"), ("Paris", "B-LOC")]])
+    overrides = {**TINY, "epochs": 1, "embeddings": "glove-6b-50d"}
+    out = tmp_path / "m"
+    train(load_config(overrides=overrides), str(corpus["train"]), str(dev), out)
+    loaded = load_model(out)
+    stoi = loaded.vocab.words.stoi
+    assert "annaberg" in stoi and "annanowhere" not in stoi
+    mean = (matrix[WORDS.index("anna")] + matrix[WORDS.index("berg")]) / 2
+    np.testing.assert_allclose(loaded.model.word_embed.weight[stoi["annaberg"]].detach().numpy(), mean, rtol=1e-6)
+    record = json.loads((out / "config.json").read_text())
+    assert record["embeddings"]["composed"] == 1 and record["training"]["compose_vectors"] is True
+    r = runner.invoke(app, ["info", "--model", str(out)])
+    assert r.exit_code == 0 and "(1 composed from" in r.output, r.output
+
+    plain = tmp_path / "plain"
+    train(load_config(overrides={**overrides, "compose_vectors": False}), str(corpus["train"]), str(dev), plain)
+    assert "annaberg" not in load_model(plain).vocab.words.stoi
+    assert json.loads((plain / "config.json").read_text())["embeddings"]["composed"] == 0
+
+
+def test_composing_does_not_depend_on_the_order_of_the_tokens():
+    """Tokens sharing a key compose it from the one with the most pieces, then the first in
+    code-point order, whatever order the corpus gives them in."""
+    vectors = {w: np.full(2, i, dtype=np.float32) for i, w in enumerate(["anna", "berg", "an", "naberg"])}
+    tokens = {"AnnaBerg": ["Anna", "Berg"], "AnNaberg": ["An", "Naberg"], "Annaberg": []}
+    results = []
+    for order in (list(tokens), list(reversed(tokens))):
+        e = Embeddings(dict(vectors), 2, 4)
+        e.compose({t: tokens[t] for t in order if tokens[t]}, str.lower)
+        results.append(e.lookup("annaberg"))
+        assert e.composed == {"annaberg"}
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], np.full(2, 2.5, dtype=np.float32))  # "AnNaberg" < "AnnaBerg": an (2), naberg (3)
+
+
+def test_a_checkpoint_from_before_composed_vectors_resumes_only_without_them(installed, corpus, tmp_path):
+    installed()
+    config = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "embeddings": "glove-6b-50d"})
+    interrupted_before(config, corpus, tmp_path, ("compose_vectors",))
+    with pytest.raises(NerError, match=r"compose_vectors \(False then, True now\)"):
+        train(config, str(corpus["train"]), str(corpus["dev"]), tmp_path, resume=True)
+    train(load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "embeddings": "glove-6b-50d", "compose_vectors": False}),
+          str(corpus["train"]), str(corpus["dev"]), tmp_path, resume=True)
