@@ -24,6 +24,18 @@ def test_reverse_padded():
     assert reverse_padded(x, torch.tensor([3, 2])).tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
 
 
+def test_reverse_padded_flips_feature_rows_and_their_gradient():
+    torch.manual_seed(0)
+    lengths = torch.tensor([5, 1, 3, 5])
+    x = torch.randn(4, 5, 3, requires_grad=True)
+    out = reverse_padded(x, lengths)
+    for row, n in enumerate(lengths.tolist()):
+        assert torch.equal(out[row, :n], x[row, :n].flip(0)) and torch.equal(out[row, n:], x[row, n:])
+    upstream = torch.randn(4, 5, 3)
+    out.backward(upstream)
+    assert torch.equal(x.grad, reverse_padded(upstream, lengths))  # a permutation: each row's gradient copied back
+
+
 def test_birnn_layer_equals_a_packed_bidirectional_lstm():
     torch.manual_seed(0)
     layer = BiRNNLayer(5, 4)
