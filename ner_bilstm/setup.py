@@ -116,8 +116,8 @@ def prepare(
 
     With pretrained embeddings, words of ``other_sentences`` (dev/test) that have a vector (their
     own, or one composed from their pieces) join the vocabulary (Lample et al., 2016), so they
-    are not unknown at test time. Streamed
-    sentences (``--lazy``) are read in a few passes and never held in memory.
+    are not unknown at test time. Streamed sentences (``--lazy``) are read in a few passes and
+    never held in memory.
     """
     scheme = detect_scheme(s.tags for s in sentences) if config.scheme == "auto" else config.scheme
     types = sorted({span.label for s in sentences for span in tags_to_spans(s.tags)})
@@ -136,7 +136,7 @@ def prepare(
         config = dataclasses.replace(config, bigram_dim=0)
     matrix, found, coverage = None, None, None
     if config.embeddings:
-        tokens = {t for group in (sentences, other_sentences) for s in group for t in s.tokens}
+        tokens = (t for group in (sentences, other_sentences) for s in group for t in s.tokens)
         vectors, keys = corpus_vectors(config.embeddings, tokens, vocab.word_key, config.compose_vectors)
         config = dataclasses.replace(config, word_dim=vectors.dim)  # the vectors decide the dimension
         vocab.words.extend(sorted(k for k in keys if k in vectors))
