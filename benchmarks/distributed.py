@@ -2,9 +2,10 @@
 
 - throughput: sentences/s per epoch, dev scoring included (history.jsonl's epoch seconds), for
   1 process x 1 thread, 2 processes x 1 thread and 1 process x 2 threads; epochs 2..3 of a
-  3-epoch run (epoch 1 warms up), same seed and global batch.
-- communication: floats each process exchanges per step, with every gradient all-reduced densely
-  (before) and with the embedding tables' touched rows gathered apart (now).
+  3-epoch run (epoch 1 warms up), same seed and the same batch per process (the default's).
+- communication: floats each process exchanges per step: every gradient all-reduced densely
+  (before), against the dense weights' all-reduce plus one message of the embedding tables'
+  touched rows and the document memory's writes (now).
 - agreement (--full): complete runs with 1 and 2 processes; dev and test F1 must agree within 1 point.
 
 Writes benchmarks/results/distributed.json.
@@ -67,12 +68,17 @@ def communication(data: Path, nproc: int = 2) -> dict:
     every = sum(p.numel() for p in setup.model.parameters())
     dense = sum(p.numel() for name, p in setup.model.named_parameters() if name not in tables)
     dim = setup.config.word_dim
-    gathered = []
-    for index in length_batches(setup.data.lengths, setup.config.batch_size, torch.Generator().manual_seed(42)):
-        most = max(len(torch.unique(setup.data.batch(index[r::nproc]).words)) for r in range(nproc))
-        gathered.append(nproc * most * (dim + 1))
-    return {"before_floats_per_step": every, "now_floats_per_step": round(dense + statistics.mean(gathered)),
-            "now_dense_all_reduce": dense, "now_row_gather_mean": round(statistics.mean(gathered)), "processes": nproc}
+    memory = setup.data.memory
+    gathered, written = [], []
+    for index in length_batches(setup.data.lengths, setup.config.batch_size * nproc, torch.Generator().manual_seed(42)):
+        shares = [setup.data.batch(index[r::nproc]) for r in range(nproc)]
+        gathered.append(nproc * max(len(torch.unique(b.words)) for b in shares) * (dim + 1))
+        if memory is not None:
+            written.append(nproc * max(len(b.memory.linked()[0]) for b in shares) * (memory.width + 1))
+    rows, writes = statistics.mean(gathered), statistics.mean(written) if written else 0.0
+    return {"before_floats_per_step": round(every + writes), "now_floats_per_step": round(dense + rows + writes),
+            "now_dense_all_reduce": dense, "now_row_gather_mean": round(rows), "memory_writes_mean": round(writes),
+            "processes": nproc, "batch_per_process": setup.config.batch_size}
 
 
 def agreement(data: Path) -> dict:
@@ -97,7 +103,7 @@ def measure(data: Path) -> dict:
     return {"throughput": [one, two, threads2],
             "two_processes_vs_one": round(two["sentences_per_second"] / one["sentences_per_second"], 2),
             "two_processes_vs_two_threads": round(two["sentences_per_second"] / threads2["sentences_per_second"], 2),
-            "communication": communication(data), "global_batch": 64, "cores": os.cpu_count()}
+            "communication": communication(data), "cores": os.cpu_count()}
 
 
 def main() -> int:

@@ -69,13 +69,15 @@ def markdown(results: dict) -> str:
                  f"{q['f1_difference']:+.2f} |")
     d = results["distributed"]
     one, two, threads2 = d["throughput"]
-    lines.append(f"| DDP training, 2 processes × 1 thread, sentences/s per epoch (dev scoring included) | "
+    c = d["communication"]
+    per_process = c.get("batch_per_process", 64)
+    lines.append(f"| DDP training, 2 processes × 1 thread, sentences/s per epoch (dev scoring included; batch {per_process} per process) | "
                  f"{two['sentences_per_second']:,.0f} | 1 process × 1 thread {one['sentences_per_second']:,.0f} | "
                  f"**{d['two_processes_vs_one']:.2f}×** |")
     lines.append(f"| DDP 2 × 1 against 1 process × 2 threads | {two['sentences_per_second']:,.0f} | "
                  f"{threads2['sentences_per_second']:,.0f} | {d['two_processes_vs_two_threads']:.2f}× |")
-    c = d["communication"]
-    lines.append(f"| DDP floats exchanged per step and process | {c['now_floats_per_step']:,} | every gradient dense "
+    lines.append(f"| DDP floats exchanged per step and process (gradients, document memory) | {c['now_floats_per_step']:,} | "
+                 f"every gradient dense "
                  f"{c['before_floats_per_step']:,} | {c['now_floats_per_step'] / c['before_floats_per_step']:.0%} |")
     m = results["machine"]
     lines.append("")

@@ -170,6 +170,8 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             continue
         if part == "training" and isinstance(a, dict) and isinstance(b, dict):
             out += [f"{k} ({a.get(k)!r} then, {b.get(k)!r} now)" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif part == "processes":  # recorded only for several
+            out.append(f"processes ({a or 1} then, {b or 1} now)")
         else:
             out.append(part)
     return out

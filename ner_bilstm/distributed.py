@@ -70,44 +70,48 @@ class World:
         dist.all_gather_object(out, obj)
         return out
 
+    def exchange(self, parts: list[tuple[torch.Tensor, torch.Tensor]]) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Every rank's ``parts``, by rank: each part a set of rows, ``ids (n,)`` and ``values (n,
+        width)`` float32, where n may differ between ranks but part j's width may not. Two
+        collectives whatever the number of parts: the counts, then one message of every part's
+        rows, padded to the largest count (the ids ride as int32 bits in a float32 column)."""
+        if not self.distributed:
+            return [parts]
+        for _, values in parts:
+            if values.dtype != torch.float32:
+                raise ValueError(f"row exchange packs ids into float32 messages; got {values.dtype}")
+        device = parts[0][1].device if parts else torch.device("cpu")
+        counts = torch.stack(self.gather(torch.tensor([len(ids) for ids, _ in parts], device=device))).tolist()
+        most = [max(c[j] for c in counts) for j in range(len(parts))]
+        blocks = []
+        for (ids, values), rows in zip(parts, most, strict=True):
+            block = torch.zeros((rows, values.size(1) + 1), device=device)
+            block[: len(ids), 0] = ids.to(device=device, dtype=torch.int32).view(torch.float32)
+            block[: len(ids), 1:] = values
+            blocks.append(block.view(-1))
+        sizes = [b.numel() for b in blocks]
+        out = []
+        for rank_counts, message in zip(counts, self.gather(torch.cat(blocks)), strict=True):
+            received = []
+            for (_, values), n, flat in zip(parts, rank_counts, message.split(sizes), strict=True):
+                block = flat.view(-1, values.size(1) + 1)[:n]
+                received.append((block[:, 0].contiguous().view(torch.int32).long(), block[:, 1:]))
+            out.append(received)
+        return out
+
     def average_rows(self, weight: torch.Tensor, rows: torch.Tensor | None) -> int:
         """Average ``weight.grad`` over the processes, sending only this process's nonzero rows
         instead of the whole table; returns the floats sent. A sparse gradient names its rows; a
-        dense one needs ``rows`` (sorted and distinct).
+        dense one needs ``rows`` (sorted and distinct). ``StepSync`` does this with the step's other
+        exchanges in one message; this is the same for one table.
 
         Every rank adds the ranks' rows in rank order, so all end with the same gradient, equal
         to what a dense all-reduce gives for two processes (one addition per row either way).
         """
-        grad = weight.grad
-        sparse = grad is not None and grad.is_sparse
-        if sparse:
-            grad = grad.coalesce()
-            rows, values = grad.indices()[0], grad.values()
-        else:
-            if grad is None:
-                grad = weight.grad = torch.zeros_like(weight)
-            assert rows is not None, "a dense gradient needs its rows"
-            values = grad.index_select(0, rows)
-        if values.dtype != torch.float32:
-            raise ValueError(f"row averaging packs row ids into float32 messages; the gradient is {values.dtype}")
-        counts = [int(c) for c in self.gather(torch.tensor([len(rows)], device=values.device))]
-        most, width = max(counts), weight.size(1)
-        # One message per process: its row ids (int32 bits in a float32 column) beside the rows.
-        packed = values.new_zeros((most, width + 1))
-        packed[: len(rows), 0] = rows.to(torch.int32).view(torch.float32)
-        packed[: len(rows), 1:] = values
-        blocks = [(block[:n, 0].contiguous().view(torch.int32).long(), block[:n, 1:]) for n, block in zip(counts, self.gather(packed))]
-        if sparse:
-            ids, parts = torch.cat([i for i, _ in blocks]), torch.cat([b for _, b in blocks])
-            grad = torch.sparse_coo_tensor(ids[None], parts, weight.shape, check_invariants=False).coalesce()
-            grad.values().div_(self.size)
-            weight.grad = grad
-        else:
-            grad.zero_()
-            for ids, block in blocks:
-                grad.index_add_(0, ids, block)
-            grad.div_(self.size)
-        return most * (width + 1)
+        part = grad_rows(weight, rows)
+        received = [blocks[0] for blocks in self.exchange([part])]
+        set_averaged_rows(weight, received, self.size)
+        return max(len(ids) for ids, _ in received) * (weight.size(1) + 1)
 
     def same_everywhere(self, text: str, what: str, hint: str = "give every process the same data") -> None:
         """Refuse to go on when ranks built different ``text`` (e.g. vocabularies)."""
@@ -124,37 +128,71 @@ class World:
             dist.barrier()
 
 
-class RowSync:
-    """The gradients of embedding tables that the step averages itself, row by row (``World.average_rows``),
-    rather than through DistributedDataParallel's dense all-reduce: a batch touches a few hundred
-    of a table's rows. ``tables`` pairs each table with the ids of a batch that select its rows."""
+def grad_rows(weight: torch.Tensor, rows: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows of ``weight.grad`` a step touched: ``(ids, values)``. A sparse gradient names its
+    rows; a dense one (None counts as zero) needs ``rows``, sorted and distinct."""
+    grad = weight.grad
+    if grad is not None and grad.is_sparse:
+        grad = grad.coalesce()
+        return grad.indices()[0], grad.values()
+    if grad is None:
+        grad = weight.grad = torch.zeros_like(weight)
+    assert rows is not None, "a dense gradient needs its rows"
+    return rows, grad.index_select(0, rows)
 
-    def __init__(self, world: World, tables: list[tuple[torch.nn.Parameter, Callable[[Any], torch.Tensor]]]):
-        self.world, self.tables = world, tables
+
+def set_averaged_rows(weight: torch.Tensor, received: list[tuple[torch.Tensor, torch.Tensor]], size: int) -> None:
+    """Make ``weight.grad`` the average of every rank's rows, added in rank order (sparse stays sparse)."""
+    if weight.grad is not None and weight.grad.is_sparse:
+        ids, parts = torch.cat([i for i, _ in received]), torch.cat([b for _, b in received])
+        grad = torch.sparse_coo_tensor(ids[None], parts, weight.shape, check_invariants=False).coalesce()
+        grad.values().div_(size)
+        weight.grad = grad
+        return
+    grad = weight.grad
+    grad.zero_()
+    for ids, block in received:
+        grad.index_add_(0, ids, block)
+    grad.div_(size)
+
+
+class StepSync:
+    """What a step exchanges besides DistributedDataParallel's dense all-reduce, in one message
+    (``World.exchange``), after the backward pass:
+
+    - the gradients of the embedding tables, row by row: a batch touches a few hundred of a
+      table's rows, so each process sends those and every process averages them;
+    - the document memory's writes (when there is a memory): a step's processes write disjoint
+      rows (their own sentences), so every process applies all of them and reads the same memory
+      (and the main process's checkpoint holds all of it).
+
+    ``tables`` pairs each table with the ids of a batch that select its rows.
+    """
+
+    def __init__(self, world: World, tables: list[tuple[torch.nn.Parameter, Callable[[Any], torch.Tensor]]],
+                 memory: DocumentMemory | None = None):
+        self.world, self.tables, self.memory = world, tables, memory
+        if memory is not None:
+            memory.log = []
 
     def __call__(self, batch: Any) -> None:
+        parts = []
         for weight, ids in self.tables:
             dense = weight.grad is None or not weight.grad.is_sparse
-            self.world.average_rows(weight, torch.unique(ids(batch)) if dense else None)
-
-
-class MemorySync:
-    """Hands each process's document-memory writes of a step to the others, so every process
-    reads the same memory (and the main process's checkpoint holds all of it). A step's processes
-    write disjoint rows (their own sentences), so the order of applying them does not matter."""
-
-    def __init__(self, world: World, memory: DocumentMemory):
-        self.world, self.memory = world, memory
-        memory.log = []
-
-    def __call__(self) -> None:
-        log, self.memory.log = self.memory.log, []
-        width = self.memory.width
-        rows = torch.cat([r for r, _ in log]) if log else torch.zeros(0, dtype=torch.long)
-        values = torch.cat([v for _, v in log]) if log else torch.zeros(0, width)
-        for rank, (r, v) in enumerate(self.world.gather_objects((rows, values))):  # type: ignore[misc]
-            if rank != self.world.rank:
-                self.memory.apply(r, v)
+            parts.append(grad_rows(weight, torch.unique(ids(batch)) if dense else None))
+        if self.memory is not None:
+            log, self.memory.log = self.memory.log, []
+            rows = torch.cat([r for r, _ in log]) if log else torch.zeros(0, dtype=torch.long)
+            values = torch.cat([v for _, v in log]) if log else torch.zeros(0, self.memory.width)
+            parts.append((rows, values))
+        received = self.world.exchange(parts)
+        for j, (weight, _) in enumerate(self.tables):
+            set_averaged_rows(weight, [blocks[j] for blocks in received], self.world.size)
+        if self.memory is not None:
+            for rank, blocks in enumerate(received):
+                if rank != self.world.rank:
+                    ids, values = blocks[-1]
+                    self.memory.apply(ids.cpu(), values.cpu())
 
 
 def init_world(device: torch.device) -> tuple[World, torch.device]:

@@ -154,10 +154,8 @@ def train_step(setup: TrainingSetup, batch: Batch, config: TrainConfig) -> float
     setup.optimizer.zero_grad(set_to_none=True)
     scaler = setup.scaler if amp and half == torch.float16 else None
     (scaler.scale(loss) if scaler is not None else loss).backward()
-    if setup.memory_sync is not None:
-        setup.memory_sync()
-    if setup.row_sync is not None:
-        setup.row_sync(batch)  # before unscaling, as DDP's own all-reduce: every process then sees the same inf/NaN
+    if setup.step_sync is not None:
+        setup.step_sync(batch)  # before unscaling, as DDP's own all-reduce: every process then sees the same inf/NaN
     if scaler is not None:
         scaler.unscale_(setup.optimizer)
     if config.clip > 0:

@@ -49,8 +49,8 @@ class TrainingSetup:
     embedding_coverage: EmbeddingCoverage | None = None
     singleton_bigrams: torch.Tensor | None = None  # (bigrams,) bool, like ``singleton``
     average: AveragedModel | None = None  # the moving average of the weights (--average)
-    row_sync: Callable[[Batch], None] | None = None  # averages the embedding rows a step touched (distributed only)
-    memory_sync: Callable[[], None] | None = None  # hands the step's document-memory writes to the other processes
+    # Distributed only: averages the embedding rows a step touched and hands its document-memory writes to the other processes.
+    step_sync: Callable[[Batch], None] | None = None
 
     @property
     def scored(self) -> TaggerNetwork:

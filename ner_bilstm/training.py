@@ -22,7 +22,7 @@ from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .corpora import Corpora, load_corpora
 from .devices import resolve_device
-from .distributed import MemorySync, RowSync, World, close_world, init_world, joined
+from .distributed import StepSync, World, close_world, init_world, joined
 from .doc_memory import document_units
 from .errors import NerError, TrainingInterrupted, first_line
 from .evaluation import entity_scores
@@ -136,7 +136,9 @@ class Run:
     def identity(self) -> dict[str, Any]:
         """What a checkpoint must share with the run that resumes it: options and data."""
         training = {k: v for k, v in self.config.to_dict().items() if k not in RESUMABLE_CHANGES}
-        return {"training": training, "data": self.record.data}
+        # The batches follow the number of processes; one process records none, as before it counted.
+        processes = {"processes": self.world.size} if self.world.distributed else {}
+        return {"training": training, "data": self.record.data, **processes}
 
     def elapsed(self) -> float:
         return self.earlier + time.perf_counter() - self.started
@@ -156,10 +158,8 @@ class Run:
             tables = setup.model.row_tables()
             DDP._set_params_and_buffers_to_ignore_for_model(setup.model, list(tables))
             world.broadcast([weight for weight, _ in tables.values()])  # DDP broadcasts only the weights it manages
-            setup.trainer = DDP(setup.model)
-            setup.row_sync = RowSync(world, list(tables.values()))
-            if setup.data.memory is not None:
-                setup.memory_sync = MemorySync(world, setup.data.memory)
+            setup.trainer = DDP(setup.model, forward_sync_buffers=False)  # the buffers are the tag masks, equal everywhere
+            setup.step_sync = StepSync(world, list(tables.values()), setup.data.memory)
             if setup.model.memory_head is not None:
                 setup.model.memory_head.run_when_empty = True
             torch.manual_seed(config.seed + world.rank)
@@ -203,7 +203,8 @@ class Run:
             for group in setup.optimizer.param_groups:
                 group["lr"] = lr * group.get("lr_scale", 1.0)
             epoch_start = self.generator.get_state()
-            batches = length_batches(setup.data.lengths, config.batch_size, self.generator)
+            # --batch-size is per process: N processes take a global batch of N times it per step.
+            batches = length_batches(setup.data.lengths, config.batch_size * world.size, self.generator)
             self.emit(EpochStarted(epoch, len(batches), len(setup.data), state.position))
             setup.model.train()
             t0 = time.perf_counter()

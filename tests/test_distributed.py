@@ -173,3 +173,32 @@ def test_averaging_only_the_touched_rows_equals_the_dense_all_reduce(tmp_path):
     assert results[0][1] == 12 * 5 < 50 * 4  # the larger rank's rows, padded, with their ids: less than the table
     assert results[2][0] and results[3][0]  # sparse gradients: the same sums, still sparse
     assert torch.equal(results[2][1], results[3][1])
+
+
+def _exchange_worker(rank: int, init: str, results) -> None:
+    import torch.distributed as dist
+
+    from ner_bilstm.distributed import World
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    g = torch.Generator().manual_seed(rank)
+    counts = [(3, 5), (0, 4), (0, 0)][::1]  # per part: rows on rank 0, rows on rank 1
+    widths = [2, 5, 3]
+    parts = [(torch.randint(-2**31, 2**31 - 1, (n[rank],), generator=g), torch.randn(n[rank], w, generator=g))
+             for n, w in zip(counts, widths)]
+    results[rank] = (parts, World(rank, 2).exchange(parts))
+    dist.destroy_process_group()
+
+
+def test_one_exchange_hands_every_rank_all_parts_of_every_rank_whatever_their_counts(tmp_path):
+    import torch.multiprocessing as mp
+
+    results = mp.Manager().dict()
+    mp.spawn(_exchange_worker, args=(f"file://{tmp_path / 'store'}", results), nprocs=2)
+    sent = [results[0][0], results[1][0]]
+    for rank in (0, 1):
+        received = results[rank][1]
+        assert len(received) == 2
+        for source in (0, 1):
+            for (ids, values), (got_ids, got_values) in zip(sent[source], received[source], strict=True):
+                assert torch.equal(ids, got_ids) and torch.equal(values, got_values)  # ids survive their float32 ride bit for bit

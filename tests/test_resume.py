@@ -184,3 +184,11 @@ def test_a_checkpoint_written_by_an_earlier_version_resumes_where_it_stopped(tmp
     assert not any(isinstance(e, EpochStarted) and e.epoch == 1 for e in events)
     assert len(resumed.history) == 2 and resumed.history[0].loss == 10.8345  # epoch 1 as the old version recorded it
     assert load_model("resumed").model.training is False
+
+
+def test_a_checkpoint_names_a_change_in_the_number_of_processes():
+    from ner_bilstm.checkpoint import _differences
+
+    one = {"training": {"hidden": 8}, "data": {"train": "abc"}}  # one process records none
+    assert _differences(one, {**one, "processes": 2}) == ["processes (1 then, 2 now)"]
+    assert _differences({**one, "processes": 2}, {**one, "processes": 2}) == []
