@@ -226,8 +226,8 @@ def train(
     weight_decay: float | None = opt("weight_decay", "Optimisation", help="L2 weight decay."),
     lr_decay: float | None = opt("lr_decay", "Optimisation", help="Learning-rate decay: lr / (1 + decay * epoch)."),
     batch_size: int | None = opt("batch_size", "Optimisation", help=(
-        "Sentences per batch (0 = auto: for word-level data the largest of 64, 32 and 16 that gives 200 steps an epoch; "
-        "64 for character-level data).")),
+        "Sentences per batch and process (0 = auto: for word-level data the largest of 64, 32 and 16 that gives 200 steps "
+        "an epoch; 64 for character-level data). N processes (--nproc, torchrun) take N batches a step.")),
     epochs: int | None = opt("epochs", "Optimisation", help="Maximum epochs."),
     patience: int | None = opt("patience", "Optimisation", help="Stop after this many epochs without a better dev F1."),
     clip: float | None = opt("clip", "Optimisation", help="Gradient norm clipping (0 = off)."),

@@ -106,7 +106,7 @@ class TrainConfig:
     lr_decay: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 0.0
-    batch_size: int = 0  # sentences per step; 0: auto, from the training set's size (setup.batch_size_for)
+    batch_size: int = 0  # sentences per step and process; 0: auto, from the training set's size (setup.batch_size_for)
     epochs: int = 40
     patience: int = 8
     clip: float = 5.0

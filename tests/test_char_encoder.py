@@ -139,3 +139,18 @@ def test_a_model_whose_config_says_char_auto_is_refused_in_one_line(tiny_model, 
     (copy / "config.json").write_text(json.dumps(config))
     with pytest.raises(NerError, match="model.char must be one of cnn, lstm, none, not 'auto'"):
         load_model(copy)
+
+
+def test_tagging_skips_the_backward_preparation_and_gives_the_same_bits(monkeypatch):
+    from ner_bilstm.modules import char_encoder
+
+    encoder = _encoder().eval()
+    chars, lengths = _words([3, 1, 7, 7, 2, 5], width=8)
+    with_graph = encoder(chars, lengths)
+    calls = []
+    apply = char_encoder._PackedLSTM.apply
+    monkeypatch.setattr(char_encoder._PackedLSTM, "apply", lambda *a: calls.append(1) or apply(*a))
+    with torch.no_grad():
+        without = encoder(chars, lengths)
+    assert calls == [] and with_graph.grad_fn is not None
+    assert torch.equal(with_graph.detach(), without)

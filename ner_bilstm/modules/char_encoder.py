@@ -120,7 +120,41 @@ def packed_bilstm(inputs: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor, 
     each sequence's last step, in the order the output should have. Returns
     ``(sequences, directions * hidden)``: each sequence's last hidden state of every direction.
     """
-    return _PackedLSTM.apply(inputs, w_ih, bias, w_hh, sizes, previous, ends)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (inputs, w_ih, bias, w_hh)):
+        return _PackedLSTM.apply(inputs, w_ih, bias, w_hh, sizes, previous, ends)
+    _, states, _, _ = _recurrence(inputs, w_ih, bias, w_hh, sizes)  # tagging: nothing to prepare for a backward pass
+    return _last_states(states, ends)
+
+
+def _recurrence(inputs: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor, w_hh: torch.Tensor,
+                sizes: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The forward recurrence of ``packed_bilstm``: ``gates (d, characters, 4 * hidden)`` (i, f, o
+    and the g gate's sigmoid, activated), and the ``(d, characters, hidden)`` buffers of h, c2 = 2c
+    and tanh(c) after each step."""
+    d, total, _ = inputs.shape
+    hidden = w_hh.size(1)
+    gates = torch.baddbmm(bias, inputs, w_ih)  # activated in place, step by step
+    states, cells, tanhs = (inputs.new_empty(d, total, hidden) for _ in range(3))
+    G, H, C, T = (x.split(sizes, 1) for x in (gates, states, cells, tanhs))
+    IG, FG, OG, SG = (x.split(sizes, 1) for x in gates.chunk(4, dim=2))  # per gate; SG: the g gate's sigmoid
+    for t, n in enumerate(sizes):
+        if t:
+            torch.sigmoid(torch.baddbmm(G[t], H[t - 1][:, :n], w_hh), out=G[t])
+            torch.mul(FG[t], C[t - 1][:, :n], out=C[t])
+            C[t].addcmul_(IG[t], SG[t], value=4)
+        else:
+            G[t].sigmoid_()
+            torch.mul(IG[t], SG[t], out=C[t]).mul_(4)
+        C[t].sub_(IG[t], alpha=2)  # c2 = f c2 + 2 i g, with g = 2s - 1
+        torch.sigmoid(C[t], out=T[t]).mul_(2).sub_(1)
+        torch.mul(OG[t], T[t], out=H[t])
+    return gates, states, cells, tanhs
+
+
+def _last_states(states: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """``(sequences, d * hidden)``: the rows ``ends`` of ``states (d, characters, hidden)``, directions side by side."""
+    d, _, hidden = states.shape
+    return states.index_select(1, ends).transpose(0, 1).reshape(ends.numel(), d * hidden)
 
 
 def gate_order(weight: torch.Tensor) -> torch.Tensor:
@@ -145,29 +179,14 @@ class _PackedLSTM(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, inputs, w_ih, bias, w_hh, sizes, previous, ends):  # type: ignore[override]
-        d, total, _ = inputs.shape
         hidden = w_hh.size(1)
-        gates = torch.baddbmm(bias, inputs, w_ih)  # (d, characters, 4 * hidden): i, f, o, g activated in place
-        states, cells, tanhs = (inputs.new_empty(d, total, hidden) for _ in range(3))  # h, c2, tanh(c) after each step
-        G, H, C, T = (x.split(sizes, 1) for x in (gates, states, cells, tanhs))
-        IG, FG, OG, SG = (x.split(sizes, 1) for x in gates.chunk(4, dim=2))  # per gate; SG: the g gate's sigmoid
-        for t, n in enumerate(sizes):
-            if t:
-                torch.sigmoid(torch.baddbmm(G[t], H[t - 1][:, :n], w_hh), out=G[t])
-                torch.mul(FG[t], C[t - 1][:, :n], out=C[t])
-                C[t].addcmul_(IG[t], SG[t], value=4)
-            else:
-                G[t].sigmoid_()
-                torch.mul(IG[t], SG[t], out=C[t]).mul_(4)
-            C[t].sub_(IG[t], alpha=2)  # c2 = f c2 + 2 i g, with g = 2s - 1
-            torch.sigmoid(C[t], out=T[t]).mul_(2).sub_(1)
-            torch.mul(OG[t], T[t], out=H[t])
+        gates, states, cells, tanhs = _recurrence(inputs, w_ih, bias, w_hh, sizes)
         deriv = torch.addcmul(gates, gates, gates, value=-1)
         deriv[..., 3 * hidden :].mul_(4)
         gates[..., 3 * hidden :].mul_(4).sub_(2)  # the g gate as 2g, which the backward pass reads
         ctx.sizes = sizes
         ctx.save_for_backward(inputs, w_ih, w_hh, gates, deriv, states, cells, tanhs, previous, ends)
-        return states.index_select(1, ends).transpose(0, 1).reshape(ends.numel(), d * hidden)
+        return _last_states(states, ends)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
