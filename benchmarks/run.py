@@ -70,15 +70,14 @@ def markdown(results: dict) -> str:
     d = results["distributed"]
     one, two, threads2 = d["throughput"]
     c = d["communication"]
-    per_process = c.get("batch_per_process", 64)
-    lines.append(f"| DDP training, 2 processes × 1 thread, sentences/s per epoch (dev scoring included; batch {per_process} per process) | "
+    lines.append(f"| DDP training, 2 processes × 1 thread, sentences/s per epoch (dev scoring included; "
+                 f"batch {c['batch_per_process']} per process) | "
                  f"{two['sentences_per_second']:,.0f} | 1 process × 1 thread {one['sentences_per_second']:,.0f} | "
                  f"**{d['two_processes_vs_one']:.2f}×** |")
     lines.append(f"| DDP 2 × 1 against 1 process × 2 threads | {two['sentences_per_second']:,.0f} | "
                  f"{threads2['sentences_per_second']:,.0f} | {d['two_processes_vs_two_threads']:.2f}× |")
     lines.append(f"| DDP floats exchanged per step and process (gradients, document memory) | {c['now_floats_per_step']:,} | "
-                 f"every gradient dense "
-                 f"{c['before_floats_per_step']:,} | {c['now_floats_per_step'] / c['before_floats_per_step']:.0%} |")
+                 f"every gradient dense {c['before_floats_per_step']:,} | {c['now_floats_per_step'] / c['before_floats_per_step']:.0%} |")
     m = results["machine"]
     lines.append("")
     lines.append(f"{m['cpu']}, {m['cores']} cores, {m['torch_threads']} torch threads, torch {m['torch']}, "

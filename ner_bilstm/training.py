@@ -136,7 +136,7 @@ class Run:
     def identity(self) -> dict[str, Any]:
         """What a checkpoint must share with the run that resumes it: options and data."""
         training = {k: v for k, v in self.config.to_dict().items() if k not in RESUMABLE_CHANGES}
-        # The batches follow the number of processes; one process records none, as before it counted.
+        # The batches follow the number of processes; a single process records none, so its older checkpoints still match.
         processes = {"processes": self.world.size} if self.world.distributed else {}
         return {"training": training, "data": self.record.data, **processes}
 
