@@ -107,7 +107,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     batch_size: int = 0  # sentences per step and process; 0: auto, from the training set's size (setup.batch_size_for)
-    epochs: int = 100  # a cap: early stopping on dev F1 (patience) ends a run; 40 cut off runs still improving
+    epochs: int = 100  # only a cap: early stopping on dev F1 (patience) is what ends a run
     patience: int = 8
     clip: float = 5.0
     average: float = 0.0  # decay of a moving average of the weights, which dev scores and the model keeps (0: off)
