@@ -1,5 +1,5 @@
 """`make bench`'s speed half: the CRF layer against pytorch-crf, training and inference against flair,
-data-parallel training, and int8 inference.
+data-parallel training, int8 inference, and training against the code of 2026-11-27.
 
 Writes benchmarks/results.json, benchmarks/results.md and the README's speed table (between the
 bench:speed markers). Data: ../shared/data/conll2003 (or --data DIR).
@@ -14,7 +14,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from . import crf_layer, distributed, quantized, speed
+from . import crf_layer, distributed, quantized, speed, versus
 from .common import conll_arguments, machine, write_readme_block
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +50,11 @@ def markdown(results: dict) -> str:
     if "ours_charcnn" in r:
         lines.append(f"| training with `--char cnn` (the default before 2026-12-01) against the default, tokens/s | "
                      f"{r['ours_charcnn']:,.0f} | {r['ours']:,.0f} | {t['char_lstm_cost']:.2f}× |")
+    if results.get("versus"):
+        v = results["versus"]
+        lines.append(f"| training, sentences/s, against the code of 2026-11-27 ({v['commit']}, whose table measured 2,619), "
+                     f"stepped in turn in one run | {v['sentences_per_second']['current']:,.0f} | "
+                     f"{v['sentences_per_second']['reference']:,.0f} | **{v['ratio_median_of_rounds']:.2f}×** |")
     i = results["speed"]["inference"]
     r = i["tokens_per_second"]
     lines.append(f"| inference, model alone (batch 256), tokens/s | {r['model_alone']:,.0f} | | |")
@@ -93,6 +98,10 @@ def main() -> int:
     started = time.perf_counter()
     results = {"date": date.today().isoformat(), "machine": machine(), "crf": crf_layer.run(), "speed": speed.run(args.data),
                "quantized": quantized.run(args.data), "distributed": distributed.measure(args.data)}
+    try:
+        results["versus"] = versus.run(args.data)
+    except ValueError as error:  # not a git checkout, or a shallow one without the reference
+        print(f"the run against {versus.REFERENCE} skipped: {error}", file=sys.stderr)
     results["seconds"] = round(time.perf_counter() - started, 1)
     (ROOT / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
