@@ -5,7 +5,7 @@ day cannot be set against a rate measured on another. Running both codes in one 
 is a process of its own (the two packages share a name), prepared once, then asked for
 ``steps`` default CoNLL-2003 training steps at a time, turn by turn, on the same batches.
 
-    python -m benchmarks.versus --commit 1525125 [--rounds 21] [--data DIR]
+    python -m benchmarks.versus --commit 1525125 [--rounds 21] [--steps 60] [--data DIR]
 
 Writes benchmarks/results/versus.json. The reference must be a commit of this repository from
 2026-11-26 on (both training APIs this project has had are known here).
