@@ -100,7 +100,7 @@ def main() -> int:
                "quantized": quantized.run(args.data), "distributed": distributed.measure(args.data)}
     try:
         results["versus"] = versus.run(args.data)
-    except ValueError as error:  # not a git checkout, or a shallow one without the reference
+    except (ValueError, RuntimeError) as error:  # no git history with the reference, or a side that stopped
         print(f"the run against {versus.REFERENCE} skipped: {error}", file=sys.stderr)
     results["seconds"] = round(time.perf_counter() - started, 1)
     (ROOT / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -89,17 +89,15 @@ def run(data: Path, commit: str = REFERENCE, rounds: int = 21, steps: int = 60) 
             procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "benchmarks.versus", "--worker", str(repo), "--data", str(data),
                  "--steps", str(steps)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            ready = procs[name].stdout.readline().split()
-            if not ready or ready[0] != "ready":
-                raise RuntimeError(f"the {name} side did not start")
-            sizes[name] = (int(ready[1]), int(ready[2]))
+            _, sentences, tokens = _reply(procs[name], name, 3)
+            sizes[name] = (int(sentences), int(tokens))
         rates: dict[str, list[float]] = {name: [] for name in sides}
         try:
             for round_ in range(rounds + 1):  # the first round warms up
                 for name, proc in procs.items():
                     proc.stdin.write("go\n")
                     proc.stdin.flush()
-                    tokens, seconds = proc.stdout.readline().split()
+                    tokens, seconds = _reply(proc, name, 2)
                     if round_:
                         sentences, all_tokens = sizes[name]
                         rates[name].append(int(tokens) / float(seconds) * sentences / all_tokens)
@@ -112,6 +110,15 @@ def run(data: Path, commit: str = REFERENCE, rounds: int = 21, steps: int = 60) 
             "sentences_per_second": {name: statistics.median(r) for name, r in rates.items()},
             "ratio_median_of_rounds": statistics.median(ratios),
             "ratio_min": min(ratios), "ratio_max": max(ratios)}
+
+
+def _reply(proc: subprocess.Popen, name: str, fields: int) -> list[str]:
+    """The next line a side writes, as its fields; a side that died (its traceback went to
+    stderr) is a RuntimeError, so it is never taken for a missing commit."""
+    reply = proc.stdout.readline().split()
+    if len(reply) != fields:
+        raise RuntimeError(f"the {name} side stopped (exit status {proc.wait()})")
+    return reply
 
 
 def main() -> int:
@@ -131,6 +138,9 @@ def main() -> int:
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 1
     result["machine"] = machine()
     out = ROOT / "benchmarks" / "results" / "versus.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
