@@ -26,7 +26,7 @@ CHECKPOINT_VERSION = 1
 # Options added since a checkpoint was written, at the values that reproduce what it did.
 LEGACY_TRAINING = {"bigram_dim": 0, "average": 0.0, "input_format": "auto", "tokenize": "word", "label_map": "",
                    "doc_memory": "off", "memory_dim": 0, "bf16": "off", "locked_dropout": False,
-                   "embed_lr": 1.0, "compose_vectors": False}
+                   "embed_lr": 1.0, "compose_vectors": False, "replace_mentions": 0.0}
 
 
 @dataclass

@@ -112,6 +112,7 @@ class TrainConfig:
     clip: float = 5.0
     average: float = 0.0  # decay of a moving average of the weights, which dev scores and the model keeps (0: off)
     word_dropout: float = 0.5
+    replace_mentions: float = 0.0  # chance, each epoch, that a training mention reads as another of its type and length
     locked_dropout: bool = False  # one dropout mask per sentence for word-level features (TaggerNetwork.lock_dropout)
     seed: int = 42
     # data
@@ -128,7 +129,7 @@ class TrainConfig:
     dev_split: str = "validation"
     test_split: str = "test"
     embeddings: str = ""
-    compose_vectors: bool = True  # a word without a pretrained vector gets the mean of its pieces' (embeddings.corpus_vectors)
+    compose_vectors: bool = False  # a word without a pretrained vector gets the mean of its pieces' (embeddings.corpus_vectors)
     lazy: bool = False  # stream a datasets source from its Arrow files instead of loading it
     encoding: str = "utf-8"
     input_format: str = "auto"  # of the train, dev and test sources (auto: each detected)
@@ -162,7 +163,7 @@ class TrainConfig:
         for key, limit in LIMITS.items():
             if getattr(self, key) > limit:
                 raise NerError(f"{key} must be at most {limit:,}, not {getattr(self, key):,}", path=source)
-        for key in ("dropout", "word_dropout", "average"):
+        for key in ("dropout", "word_dropout", "average", "replace_mentions"):
             if not 0.0 <= getattr(self, key) < 1.0:
                 raise NerError(f"{key} must be in [0, 1), not {getattr(self, key)}", path=source)
         if self.memory_dim < 0 or (self.doc_memory == "on" and self.memory_dim == 0):

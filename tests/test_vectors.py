@@ -193,12 +193,12 @@ def test_capitalised_words_run_together_split_back_into_the_words(words):
 def test_a_word_without_a_vector_gets_the_mean_of_its_pieces(installed, corpus, tmp_path):
     """A dev word with no vector whose pieces have vectors (AnnaBerg: anna, berg) joins the
     vocabulary with their mean; one with a piece lacking a vector (AnnaNowhere) stays unknown;
-    --no-compose-vectors composes nothing."""
+    without --compose-vectors (the default) nothing is composed."""
     matrix = installed()
     dev = write_conll(tmp_path / "dev.txt", [[("AnnaBerg", "B-PER"), ("AnnaNowhere", "O"), ("Paris", "B-LOC")]])
     overrides = {**TINY, "epochs": 1, "embeddings": "glove-6b-50d"}
     out = tmp_path / "m"
-    train(load_config(overrides=overrides), str(corpus["train"]), str(dev), out)
+    train(load_config(overrides={**overrides, "compose_vectors": True}), str(corpus["train"]), str(dev), out)
     loaded = load_model(out)
     stoi = loaded.vocab.words.stoi
     assert "annaberg" in stoi and "annanowhere" not in stoi
@@ -210,7 +210,7 @@ def test_a_word_without_a_vector_gets_the_mean_of_its_pieces(installed, corpus, 
     assert r.exit_code == 0 and "(1 composed from" in r.output, r.output
 
     plain = tmp_path / "plain"
-    train(load_config(overrides={**overrides, "compose_vectors": False}), str(corpus["train"]), str(dev), plain)
+    train(load_config(overrides=overrides), str(corpus["train"]), str(dev), plain)
     assert "annaberg" not in load_model(plain).vocab.words.stoi
     assert json.loads((plain / "config.json").read_text())["embeddings"]["composed"] == 0
 
@@ -234,7 +234,7 @@ def test_a_checkpoint_from_before_composed_vectors_resumes_only_without_them(ins
     installed()
     config = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "embeddings": "glove-6b-50d"})
     interrupted_before(config, corpus, tmp_path, ("compose_vectors",))
+    composed = load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "embeddings": "glove-6b-50d", "compose_vectors": True})
     with pytest.raises(NerError, match=r"compose_vectors \(False then, True now\)"):
-        train(config, str(corpus["train"]), str(corpus["dev"]), tmp_path, resume=True)
-    train(load_config(overrides={**TINY, "epochs": 2, "checkpoint_every": 5, "embeddings": "glove-6b-50d", "compose_vectors": False}),
-          str(corpus["train"]), str(corpus["dev"]), tmp_path, resume=True)
+        train(composed, str(corpus["train"]), str(corpus["dev"]), tmp_path, resume=True)
+    train(config, str(corpus["train"]), str(corpus["dev"]), tmp_path, resume=True)
