@@ -234,6 +234,8 @@ def train(
     average: float | None = opt("average", "Optimisation", help="Decay of a moving average of the weights, which dev scores and the "
                                          "model keeps (0 = off; 0.999 averages about the last thousand steps)."),
     word_dropout: float | None = opt("word_dropout", "Optimisation", help="Chance to replace a singleton word by <unk> in training."),
+    replace_mentions: float | None = opt("replace_mentions", "Optimisation", help=(
+        "Chance, each epoch, that a training mention reads as another training mention of the same type and length.")),
     locked_dropout: bool | None = opt("locked_dropout", "Optimisation", "--locked-dropout/--no-locked-dropout", help=(
         "One dropout mask per sentence for the word-level features and the encoder's output, the same at every token "
         "(locked dropout).")),

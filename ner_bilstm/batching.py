@@ -108,7 +108,8 @@ class EncodedCorpus:
 
     Each field is one flat tensor of the whole corpus with sentence offsets, so a batch is one
     gather per field rather than a copy per sentence. ``memory``, when set, is the corpus's
-    document memory, indexed by the same flat token positions.
+    document memory, indexed by the same flat token positions; ``unlinked (tokens,)`` bool, when
+    set, the positions the memory is to treat as unlinked (replaced mentions, ``augmentation``).
     """
 
     def __init__(self, sentences: Sequence[Sentence], vocab: Vocabularies, tags: Sequence[Sequence[str]] | None = None,
@@ -130,6 +131,7 @@ class EncodedCorpus:
         self.table = encoder.type_table()
         self.tags = None
         self.memory: DocumentMemory | None = None
+        self.unlinked: torch.Tensor | None = None
         if tags is not None:
             stoi = vocab.labels.stoi
             self.tags = torch.tensor([stoi[t] for seq in tags for t in seq], dtype=torch.long)
@@ -153,7 +155,8 @@ class EncodedCorpus:
         batch = assemble(gather(self.words), gather(self.types), lengths, gather(self.tags), gather(self.bigrams),
                          self.table, index, subset=True)
         if self.memory is not None:
-            batch.memory = MemoryRows(self.memory, at.masked_fill(pad, -1))
+            void = pad if self.unlinked is None else pad | self.unlinked[at]
+            batch.memory = MemoryRows(self.memory, at.masked_fill(void, -1))
         return batch
 
 

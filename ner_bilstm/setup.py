@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch.optim.swa_utils import AveragedModel
 
+from .augmentation import MentionGroup, mention_groups
 from .batching import Batch, EncodedCorpus
 from .config import TrainConfig
 from .corpora import LoadedSentences, TrainingSentences
@@ -51,6 +52,7 @@ class TrainingSetup:
     average: AveragedModel | None = None  # the moving average of the weights (--average)
     # Distributed only: averages the embedding rows a step touched and hands its document-memory writes to the other processes.
     step_sync: Callable[[Batch], None] | None = None
+    mentions: list[MentionGroup] = dataclasses.field(default_factory=list)  # what --replace-mentions swaps
 
     @property
     def scored(self) -> TaggerNetwork:
@@ -152,6 +154,7 @@ def prepare(
         raise NerError("the training set has no sentences", path=source)
     if config.batch_size == 0:
         config = dataclasses.replace(config, batch_size=batch_size_for(len(data), tokenization))
+    mentions = _mentions(config, data, labels, source)
     model = TaggerNetwork(config.model_config(), len(vocab.words), len(vocab.chars), labels, config.train_scheme, vocab.num_bigrams)
     model.train_recurrent_in(torch.bfloat16 if config.bf16 == "on" else None)
     model.lock_dropout(config.locked_dropout)
@@ -170,4 +173,15 @@ def prepare(
     average = AveragedModel(model, multi_avg_fn=moving_average(config.average)) if config.average else None
     return TrainingSetup(scheme, types, labels, vocab, data, model, make_optimizer(config, model), singleton.to(device), device,
                          config, model, scaler, tokenization, coverage,
-                         singleton_bigrams.to(device) if singleton_bigrams is not None else None, average)
+                         singleton_bigrams.to(device) if singleton_bigrams is not None else None, average, mentions=mentions)
+
+
+def _mentions(config: TrainConfig, data: EncodedCorpus | ArrowCorpus, labels: list[str], source: str) -> list[MentionGroup]:
+    """The training mentions ``--replace-mentions`` swaps (none when it is off)."""
+    if not config.replace_mentions:
+        return []
+    if not isinstance(data, EncodedCorpus):
+        raise NerError("--replace-mentions needs the training data in memory, not streamed (--lazy)", path=source)
+    if data.bigrams is not None:  # a swapped mention would leave the bigrams across its edges stale
+        raise NerError("--replace-mentions does not work with bigram embeddings; add --bigrams off", path=source)
+    return mention_groups(data, labels)

@@ -17,7 +17,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .artifact import HISTORY, METRICS, LoadedModel, load_model, remove_stale_temporaries, save_model
-from .batching import length_batches
+from .augmentation import epoch_generator, replace_mentions
+from .batching import EncodedCorpus, length_batches
 from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .corpora import Corpora, load_corpora
@@ -205,6 +206,10 @@ class Run:
             epoch_start = self.generator.get_state()
             # --batch-size is per process: N processes take a global batch of N times it per step.
             batches = length_batches(setup.data.lengths, config.batch_size * world.size, self.generator)
+            data = setup.data
+            if setup.mentions:
+                assert isinstance(setup.data, EncodedCorpus)  # setup refuses streamed data with --replace-mentions
+                data = replace_mentions(setup.data, setup.mentions, config.replace_mentions, epoch_generator(config.seed, epoch))
             self.emit(EpochStarted(epoch, len(batches), len(setup.data), state.position))
             setup.model.train()
             t0 = time.perf_counter()
@@ -213,7 +218,7 @@ class Run:
                     state.position = step + 1  # too small to give every process a row: skipped by all alike
                     continue
                 index = world.shard(batches[step])
-                batch = setup.data.batch(index).to(setup.device)
+                batch = data.batch(index).to(setup.device)
                 loss = train_step(setup, batch, config)
                 if not math.isfinite(loss):
                     raise NerError(f"training diverged (loss {loss}) in epoch {epoch}; lower --lr")
