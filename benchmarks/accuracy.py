@@ -36,9 +36,9 @@ RUNS = ROOT / "runs" / "bench"
 RESULTS = ROOT / "benchmarks" / "results" / "accuracy.json"
 SEEDS = (1, 2, 3)
 GLOVE = {"embeddings": "glove-6b-50d"}
-# glove-6b-50d as measured before 2026-12-02: a word without a vector of its own stays without one.
-GLOVE_PLAIN = {**GLOVE, "compose_vectors": False}
-PLAIN_LABEL = "vectors not composed from a word's pieces (`--no-compose-vectors`, the default before 2026-12-02)"
+# A word without a vector of its own gets the mean of its pieces' (an option; see the README's Composed vectors).
+COMPOSED = {**GLOVE, "compose_vectors": True}
+COMPOSED_LABEL = "a word without a vector gets the mean of its pieces' vectors (`--compose-vectors`, not the default)"
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,9 @@ LAZY_LABEL = "lazyadam: Adam only on the embedding rows a batch used"
 BATCH64 = {"batch_size": 64}  # the default before 2026-12-02, on which the rows measured before then ran
 BATCH64_LABEL = "batch 64 (the default before 2026-12-02)"
 EMBED_LR_LABEL = "pretrained table at 0.3 of the learning rate (`--embed-lr 0.3`)"
+MENTIONS = {"replace_mentions": 0.3}
+MENTIONS_LABEL = ("mention replacement: each epoch 30% of the training mentions read as another of their type and length "
+                  "(`--replace-mentions 0.3`)")
 # One change from the table's first row per row (each table's first row is its base).
 ABLATIONS = {
     "CoNLL-2003": [
@@ -100,7 +103,7 @@ ABLATIONS = {
         Run("conll2003-charlstm-locked", "conll2003", LOCKED_LABEL, LOCKED),
         Run("conll2003-charlstm-lazyadam", "conll2003", LAZY_LABEL, {"optimizer": "lazyadam"}),
         Run("conll2003-glove", "conll2003", "with glove-6b-50d", GLOVE),
-        Run("conll2003-glove-plain", "conll2003", f"with glove-6b-50d, {PLAIN_LABEL}", GLOVE_PLAIN),
+        Run("conll2003-glove-composed", "conll2003", f"with glove-6b-50d, {COMPOSED_LABEL}", COMPOSED),
     ],
     # The ablations of the char CNN default (until 2026-12-01), kept with the flag that
     # reproduces them until they are rerun on the char BiLSTM.
@@ -113,7 +116,7 @@ ABLATIONS = {
             ("gru", "GRU instead of LSTM", {"rnn": "gru"}),
             ("attention", "with the attention layer", {"attention": True}),
             ("nocasing", "no casing feature", {"casing": False}),
-            ("charcnn-glove", "with glove-6b-50d, vectors not composed", GLOVE_PLAIN),
+            ("charcnn-glove", "with glove-6b-50d", GLOVE),
             ("lazyadam", LAZY_LABEL, {"optimizer": "lazyadam"}),
             ("locked", LOCKED_LABEL, LOCKED),
         )),
@@ -129,7 +132,7 @@ ABLATIONS = {
             ("charlstm", CHAR_LSTM_LABEL, CHAR_LSTM),
             ("nochar", "no character features", {"char": "none"}),
             ("nocasing", "no casing feature", {"casing": False}),
-            ("glove", "with glove-6b-50d, vectors not composed", GLOVE_PLAIN),
+            ("glove", "with glove-6b-50d", GLOVE),
             ("lazyadam", LAZY_LABEL, {"optimizer": "lazyadam"}),
         )),
     ],
@@ -152,24 +155,21 @@ ABLATIONS = {
         Run("wnut17-charcnn", "wnut17", f"{CHAR_CNN_LABEL}, at batch 64", {**CHAR_CNN, **BATCH64}),
     ],
     "WNUT-17 with glove-6b-50d": [
-        Run("wnut17-glove", "wnut17", "default (char BiLSTM; batch size: auto, 16 for these 3,394 sentences; a word without a "
-            "vector gets the mean of its pieces' vectors) with glove-6b-50d", GLOVE),
-        Run("wnut17-glove-plain", "wnut17", PLAIN_LABEL, GLOVE_PLAIN),
+        Run("wnut17-glove", "wnut17", "default (char BiLSTM; batch size: auto, 16 for these 3,394 sentences) with glove-6b-50d",
+            GLOVE),
+        Run("wnut17-glove-composed", "wnut17", COMPOSED_LABEL, COMPOSED),
+        Run("wnut17-glove-batch64", "wnut17", BATCH64_LABEL, {**GLOVE, **BATCH64}),
+        Run("wnut17-glove-embedlr", "wnut17", EMBED_LR_LABEL, {**GLOVE, "embed_lr": 0.3}),
+        Run("wnut17-glove-locked", "wnut17", LOCKED_LABEL, {**GLOVE, **LOCKED}),
+        Run("wnut17-glove-mentions", "wnut17", MENTIONS_LABEL, {**GLOVE, **MENTIONS}),
     ],
-    # The rows measured before vectors were composed (2026-12-02) keep the flag that reproduces them.
-    "WNUT-17 with glove-6b-50d, vectors not composed": [
-        Run("wnut17-glove-plain", "wnut17", PLAIN_LABEL, GLOVE_PLAIN),
-        Run("wnut17-glove-batch64", "wnut17", BATCH64_LABEL, {**GLOVE_PLAIN, **BATCH64}),
-        Run("wnut17-glove-embedlr", "wnut17", EMBED_LR_LABEL, {**GLOVE_PLAIN, "embed_lr": 0.3}),
-        Run("wnut17-glove-locked", "wnut17", LOCKED_LABEL, {**GLOVE_PLAIN, **LOCKED}),
-    ],
-    "WNUT-17 with glove-6b-50d at batch 64, vectors not composed": [
-        Run("wnut17-glove-batch64", "wnut17", BATCH64_LABEL, {**GLOVE_PLAIN, **BATCH64}),
-        Run("wnut17-glove-charcnn", "wnut17", CHAR_CNN_LABEL, {**GLOVE_PLAIN, **CHAR_CNN, **BATCH64}),
-        Run("wnut17-glove-batch64-locked", "wnut17", LOCKED_LABEL, {**GLOVE_PLAIN, **LOCKED, **BATCH64}),
+    "WNUT-17 with glove-6b-50d at batch 64": [
+        Run("wnut17-glove-batch64", "wnut17", BATCH64_LABEL, {**GLOVE, **BATCH64}),
+        Run("wnut17-glove-charcnn", "wnut17", CHAR_CNN_LABEL, {**GLOVE, **CHAR_CNN, **BATCH64}),
+        Run("wnut17-glove-batch64-locked", "wnut17", LOCKED_LABEL, {**GLOVE, **LOCKED, **BATCH64}),
         Run("wnut17-glove-charcnn-locked", "wnut17", f"{LOCKED_LABEL}, with the char CNN",
-            {**GLOVE_PLAIN, **CHAR_CNN, **LOCKED, **BATCH64}),
-        Run("wnut17-glove-batch64-embedlr", "wnut17", EMBED_LR_LABEL, {**GLOVE_PLAIN, **BATCH64, "embed_lr": 0.3}),
+            {**GLOVE, **CHAR_CNN, **LOCKED, **BATCH64}),
+        Run("wnut17-glove-batch64-embedlr", "wnut17", EMBED_LR_LABEL, {**GLOVE, **BATCH64, "embed_lr": 0.3}),
     ],
 }
 ALL = {run.key: run for run in [*(r for rows in ABLATIONS.values() for r in rows), *ACCURACY]}  # a shared key keeps its ACCURACY label
@@ -246,11 +246,14 @@ def markdown(results: dict[str, Any]) -> str:
     out += ["```", "", f"{m['cpu']}, {m['cores']} cores, {m['torch_threads']} torch threads, torch {m['torch']}, "
             f"Python {m['python']}; {results['date']}. Mean ± sample standard deviation over seeds; "
             "each seed's model is the epoch with the best dev F1."]
+    cpus = {r.get("cpu", m["cpu"]) for r in rows.values()}
     dates: dict[str, list[str]] = {}
     for key, r in rows.items():
-        dates.setdefault(r.get("date", results["date"]), []).append(key)
+        day = r.get("date", results["date"])
+        dates.setdefault(f"{day} on {r.get('cpu', m['cpu'])}" if len(cpus) > 1 else day, []).append(key)
     if len(dates) > 1:
-        out += ["", "Rows measured on different days (the code changed between them): " +
+        what = "days and machines" if len(cpus) > 1 else "days"
+        out += ["", f"Rows measured on different {what} (the code changed between them): " +
                 "; ".join(f"{day}: {', '.join(keys)}" for day, keys in sorted(dates.items(), reverse=True)) + "."]
     return "\n".join(out) + "\n"
 
@@ -277,7 +280,8 @@ def main() -> int:
         train_run(ALL[key], seeds, args.data)
     # Rows whose runs are not on this disk keep their figures from the last results file, with their date.
     earlier = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": {}}
-    today = date.today().isoformat()
+    today, cpu = date.today().isoformat(), machine()["cpu"]
+    earlier_cpu = earlier.get("machine", {}).get("cpu", cpu)
     runs = {}
     for key in ALL:
         fresh = collect(ALL[key])
@@ -285,11 +289,13 @@ def main() -> int:
             before = earlier["runs"].get(key)
             # A run on disk that was not trained now keeps the day it was measured.
             same = key not in trained and before is not None and before.get("summary") == fresh["summary"]
-            runs[key] = {**fresh, "date": before.get("date", earlier.get("date", today)) if same else today}
+            runs[key] = {**fresh, "date": before.get("date", earlier.get("date", today)) if same else today,
+                         "cpu": before.get("cpu", earlier_cpu) if same else cpu}
         elif key in earlier["runs"]:  # its command as this script writes it now (the same training)
             before = earlier["runs"][key]
             seeds_run = ",".join(str(r["seed"]) for r in before["summary"]["runs"])
-            runs[key] = {"date": earlier.get("date", ""), **before, "label": ALL[key].label, "options": ALL[key].options,
+            runs[key] = {"date": earlier.get("date", ""), "cpu": earlier_cpu, **before, "label": ALL[key].label,
+                         "options": ALL[key].options,
                          "command": ALL[key].command(seeds_run)}
     results = {"date": today, "machine": machine(), "runs": runs,
                "seconds": round(time.perf_counter() - started, 1)}
