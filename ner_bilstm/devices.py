@@ -1,6 +1,11 @@
-"""Which device a command runs on: ``auto`` (CUDA when there is a GPU), ``cpu`` or ``cuda``."""
+"""Where a command runs and in what arithmetic: the device (``auto``, CUDA when there is a GPU;
+``cpu``; ``cuda``), bfloat16 LSTMs, denormal floats flushed to zero."""
 
 from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
 
 import torch
 
@@ -19,6 +24,28 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise NerError("--device cuda was asked for but no CUDA device is available")
     return torch.device(name)
+
+
+@contextlib.contextmanager
+def denormals_flushed() -> Iterator[None]:
+    """Within the block, float arithmetic on this thread treats values below float's normal range
+    (denormals, under about 1e-38) as zero, and so do the threads it starts meanwhile; on leaving,
+    this thread's mode is restored (Python's own floats run on it).
+
+    Training needs it: Adam decays the moving average of every embedding row a batch did not
+    touch by 0.9 a step, so within a few epochs a fifth of the word table's averages sit in the
+    denormal range, where x86 arithmetic takes a slow path (the optimiser's step over the
+    CoNLL-2003 table took 4 times as long, late epochs 1.3 times). Values that small move no
+    weight: a default CoNLL-2003 run writes the same model bytes either way. A thread takes the
+    mode of the thread that starts it, so torch's worker threads only inherit it when the block
+    begins before the process's first parallel operation, as ``train`` does in the command line.
+    """
+    before = sys.float_info.min / 2 == 0.0  # already flushing on this thread
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
 
 
 def native_bf16() -> bool:

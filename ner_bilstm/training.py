@@ -22,7 +22,7 @@ from .batching import EncodedCorpus, length_batches
 from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .corpora import Corpora, load_corpora
-from .devices import resolve_device
+from .devices import denormals_flushed, resolve_device
 from .distributed import StepSync, World, close_world, init_world, joined
 from .doc_memory import document_units
 from .errors import NerError, TrainingInterrupted, first_line
@@ -72,6 +72,7 @@ def write_history(output: Path, history: list[dict]) -> None:
     atomic_write(output / HISTORY, write)
 
 
+@denormals_flushed()  # first, so that torch's worker threads inherit it
 def train(
     config: TrainConfig,
     train_path: str,
@@ -89,6 +90,7 @@ def train(
     written every ``config.checkpoint_every`` steps and after each epoch; ``resume`` continues
     from it exactly (same seed and data give bit-identical weights). When ``should_stop()``
     turns true, a checkpoint is written at the next step boundary and TrainingInterrupted is raised.
+    Denormal floats count as zero meanwhile (``devices.denormals_flushed``).
     """
     started = time.perf_counter()
     output = Path(output)

@@ -1,5 +1,8 @@
 """The optimiser: Adam updating embedding tables row by row, and clipping with sparse gradients."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -162,3 +165,37 @@ def test_auto_batch_size_is_resolved_before_training_and_recorded_as_chosen():
     given = prepare(TrainConfig(**{**TINY, "batch_size": 8}), LoadedSentences(sentences), torch.device("cpu"))
     assert given.config.batch_size == 8
     assert TrainConfig().batch_size == 0  # auto is the default
+
+
+# A fresh process: multiplies 2**20 denormal floats, enough that torch splits the work between
+# its threads, and prints how many stayed nonzero: without training, or ("train") at the first
+# step of a training run, then after it with Python's floats (which run on the main thread).
+DENORMAL_PROBE = """
+import sys, torch
+def survivors():
+    return int((torch.full((1 << 20,), 1e-39) * 0.5).count_nonzero())
+if sys.argv[1] == "train":
+    from ner_bilstm.api import train
+    from ner_bilstm.events import BatchDone
+    seen = []
+    train(sys.argv[2], sys.argv[3], sys.argv[4], epochs=1, hidden=16, word_dim=8, char_dim=8, char_filters=8,
+          batch_size=8, callback=lambda e: seen.append(survivors()) if isinstance(e, BatchDone) and not seen else None)
+    print(seen[0], int(sys.float_info.min / 2 != 0.0))
+else:
+    print(survivors())
+"""
+
+
+@pytest.mark.skipif(not torch.set_flush_denormal(False), reason="this CPU cannot flush denormals")
+def test_training_flushes_denormals_on_every_thread_and_restores_python_floats(corpus, tmp_path):
+    """Adam's averages of untouched embedding rows decay into the denormal range, where x86
+    arithmetic is slow; training flushes them on every thread, starting before torch starts its
+    worker threads so that they inherit it, and leaves the calling thread as it found it."""
+    def probe(*args: str) -> list[int]:
+        out = subprocess.run([sys.executable, "-c", DENORMAL_PROBE, *args], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return [int(x) for x in out.stdout.split()]
+
+    assert probe("no") == [1 << 20]  # without training they survive: the probe can tell
+    during, python_floats_denormal_after = probe("train", str(corpus["train"]), str(corpus["dev"]), str(tmp_path / "m"))
+    assert during == 0 and python_floats_denormal_after == 1
