@@ -1,6 +1,6 @@
 """Training rate of this checkout against an earlier commit's, stepped in turn in one run.
 
-This machine's speed moves in phases (minutes to hours, up to about 2×), so a rate measured on one
+This machine's speed moves in phases (minutes to hours, up to about 3×), so a rate measured on one
 day cannot be set against a rate measured on another. Running both codes in one run can: each side
 is a process of its own (the two packages share a name), prepared once, then asked for
 ``steps`` default CoNLL-2003 training steps at a time, turn by turn, on the same batches.
@@ -54,6 +54,12 @@ def worker(repo: Path, data: Path, steps: int) -> None:
         def LoadedSentences(sentences):  # noqa: N802  (stands in for the class)
             return sentences
 
+    try:  # since 2026-12-03 training flushes denormal floats (as ``train`` does, before any parallel work)
+        from ner_bilstm.devices import denormals_flushed
+
+        denormals_flushed().__enter__()  # for the rest of this process, which only serves rounds
+    except ImportError:
+        pass
     config = TrainConfig()
     set_seed(config.seed)
     setup = prepare(config, LoadedSentences(list(read_source(str(data / "train.txt")))), torch.device("cpu"))
