@@ -142,7 +142,9 @@ def grad_rows(weight: torch.Tensor, rows: torch.Tensor | None) -> tuple[torch.Te
 
 
 def set_averaged_rows(weight: torch.Tensor, received: list[tuple[torch.Tensor, torch.Tensor]], size: int) -> None:
-    """Make ``weight.grad`` the average of every rank's rows, added in rank order (sparse stays sparse)."""
+    """Make ``weight.grad`` the average of every rank's rows, added in rank order (sparse stays sparse).
+    A dense gradient is only written on the rows some rank sent: the others are zero already, as
+    this rank's nonzero rows are among those it sent (not a pass over the whole table)."""
     if weight.grad is not None and weight.grad.is_sparse:
         ids, parts = torch.cat([i for i, _ in received]), torch.cat([b for _, b in received])
         grad = torch.sparse_coo_tensor(ids[None], parts, weight.shape, check_invariants=False).coalesce()
@@ -150,10 +152,11 @@ def set_averaged_rows(weight: torch.Tensor, received: list[tuple[torch.Tensor, t
         weight.grad = grad
         return
     grad = weight.grad
-    grad.zero_()
+    rows = torch.cat([ids for ids, _ in received]).unique()
+    grad.index_fill_(0, rows, 0.0)
     for ids, block in received:
         grad.index_add_(0, ids, block)
-    grad.div_(size)
+    grad.index_copy_(0, rows, grad.index_select(0, rows).div_(size))
 
 
 class StepSync:

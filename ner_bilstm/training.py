@@ -161,7 +161,8 @@ class Run:
             tables = setup.model.row_tables()
             DDP._set_params_and_buffers_to_ignore_for_model(setup.model, list(tables))
             world.broadcast([weight for weight, _ in tables.values()])  # DDP broadcasts only the weights it manages
-            setup.trainer = DDP(setup.model, forward_sync_buffers=False)  # the buffers are the tag masks, equal everywhere
+            # The buffers are the tag masks, equal everywhere; gradients as views of the buckets save a copy each way.
+            setup.trainer = DDP(setup.model, forward_sync_buffers=False, gradient_as_bucket_view=True)
             setup.step_sync = StepSync(world, list(tables.values()), setup.data.memory)
             if setup.model.memory_head is not None:
                 setup.model.memory_head.run_when_empty = True
