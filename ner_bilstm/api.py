@@ -108,7 +108,8 @@ def train(
     their Python names (``epochs=10``, ``head="softmax"``), over the TOML file ``config``. With
     ``seeds`` ("1,2,3" or [1, 2, 3]) one model per seed and their summary (``SeedSummary``);
     else a ``TrainResult``. Progress goes to ``callback(event)`` (``ner_bilstm.events``). Returns
-    None in the other processes of a distributed run."""
+    None in the other processes of a distributed run. Denormal floats count as zero while it trains
+    (``ner_bilstm.devices.denormals_flushed``)."""
     cfg = load_config(config, options)
     paths = str(train), str(dev), output, str(test) if test is not None else None
     if seeds is not None:
