@@ -26,7 +26,7 @@ from .devices import denormals_flushed, resolve_device
 from .distributed import StepSync, World, close_world, init_world, joined
 from .doc_memory import document_units
 from .errors import NerError, TrainingInterrupted, first_line
-from .evaluation import entity_scores
+from .evaluation import EntityCounts, EntityScorer, entity_scores
 from .events import BatchDone, Callback, DataLoaded, EpochEnded, EpochRecord, EpochStarted, Resumed, Tested, ignore
 from .inference import Predictor
 from .io.files import atomic_write, write_json
@@ -202,6 +202,7 @@ class Run:
         """Epochs until ``epochs`` or ``patience`` epochs without a better dev F1."""
         config, setup, world = self.config, self.setup, self.world
         predictor = Predictor(LoadedModel(setup.scored, setup.vocab, self.record), config.eval_batch_size)
+        scorer = EntityScorer([s.tags for s in self.corpora.dev])
         while not state.finished and state.epoch <= config.epochs:
             epoch, lr = state.epoch, learning_rate(config, state.epoch)
             for group in setup.optimizer.param_groups:
@@ -240,17 +241,17 @@ class Run:
                     if stopping:
                         raise TrainingInterrupted(f"interrupted in epoch {epoch}; resume with --resume", path=str(self.output))
             state.train_seconds += time.perf_counter() - t0
-            state = self.end_epoch(state, lr, predictor)
+            state = self.end_epoch(state, lr, predictor, scorer)
             self.checkpoint(state, self.generator.get_state())
         return state
 
-    def end_epoch(self, state: LoopState, lr: float, predictor: Predictor) -> LoopState:
-        """Score dev (every process, with identical weights, so all take the same decisions), keep
-        the model when dev F1 improved, record the epoch; returns the state for the next one."""
+    def end_epoch(self, state: LoopState, lr: float, predictor: Predictor, scorer: EntityScorer) -> LoopState:
+        """Score dev (``dev_counts``: every process ends with the same scores, so all take the same
+        decisions), keep the model when dev F1 improved, record the epoch; returns the state for the next one."""
         config, epoch = self.config, state.epoch
         state.total_loss, state.sentences, state.tokens = self.world.all_sum([state.total_loss, state.sentences, state.tokens])
         eval_start = time.perf_counter()
-        scores = entity_scores([s.tags for s in self.corpora.dev], self.dev_spans(predictor))
+        scores = self.dev_counts(predictor, scorer).scores(scorer.scheme)
         micro = scores["micro"]
         improved = micro["f1"] > state.best_f1
         if improved:
@@ -273,18 +274,15 @@ class Run:
         return LoopState(epoch=epoch + 1, best_f1=state.best_f1, best_epoch=state.best_epoch, best_dev=state.best_dev,
                          bad_epochs=state.bad_epochs, history=state.history, finished=finished)
 
-    def dev_spans(self, predictor: Predictor) -> list:
-        """The predicted spans of every dev sentence, in order. Each process tags its share (every
-        N-th sentence; every N-th document for a document memory, which needs whole documents) and
-        the shares are gathered, so every process scores the same predictions."""
+    def dev_counts(self, predictor: Predictor, scorer: EntityScorer) -> EntityCounts:
+        """The dev set's entity counts. Each process tags and counts its share (every N-th sentence;
+        every N-th document for a document memory, which needs whole documents) and the shares'
+        counts are summed, in rank order, on every process."""
         dev, world = self.corpora.dev, self.world
         units = document_units(dev) if self.setup.model.memory_head is not None else [[i] for i in range(len(dev))]
-        shares = world.gather_objects([p.spans for p in predictor.predict([dev[i] for u in world.shard(units) for i in u])])
-        spans: list = [None] * len(dev)
-        for rank, share in enumerate(shares):
-            for i, s in zip([i for u in units[rank :: world.size] for i in u], share):  # type: ignore[call-overload]
-                spans[i] = s
-        return spans
+        mine = [i for u in world.shard(units) for i in u]
+        counts = scorer.counts(mine, [p.spans for p in predictor.predict([dev[i] for i in mine])])
+        return sum(world.gather_objects(counts), EntityCounts())  # type: ignore[arg-type]
 
     def checkpoint(self, state: LoopState, epoch_generator: torch.Tensor) -> None:
         """Everything needed to resume exactly from ``state`` (every process's RNG under torchrun)."""
