@@ -15,6 +15,20 @@ from .doc_memory import DocumentMemory
 from .errors import NerError
 
 T = TypeVar("T")
+PADDING_ID = torch.tensor(-1, dtype=torch.int32).view(torch.float32).item()  # int32 -1 as float32 bits (a NaN)
+
+
+@dataclass
+class Announced:
+    """Every rank's row counts for an exchange, by rank, once ``work`` (an async gather) is done."""
+
+    counts: list[torch.Tensor]
+    work: Any
+
+    def wait(self) -> list[list[int]]:
+        if self.work is not None:
+            self.work.wait()
+        return torch.stack(self.counts).tolist()
 
 
 @dataclass
@@ -70,22 +84,38 @@ class World:
         dist.all_gather_object(out, obj)
         return out
 
-    def exchange(self, parts: list[tuple[torch.Tensor, torch.Tensor]]) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
-        """Every rank's ``parts``, by rank: each part a set of rows, ``ids (n,)`` and ``values (n,
-        width)`` float32, where n may differ between ranks but part j's width may not. Two
-        collectives whatever the number of parts: the counts, then one message of every part's
-        rows, padded to the largest count (the ids ride as int32 bits in a float32 column)."""
+    def announce(self, counts: list[int], device: torch.device | str = "cpu") -> Announced:
+        """Start gathering every rank's row ``counts`` for the next ``exchange``, without waiting:
+        the gather travels while this process computes, and the exchange itself is then one
+        collective. A count may be a bound: a part may send fewer rows, not more."""
+        mine = torch.tensor(counts, dtype=torch.long, device=device)
+        if not self.distributed:
+            return Announced([mine], None)
+        parts = [torch.empty_like(mine) for _ in range(self.size)]
+        return Announced(parts, dist.all_gather(parts, mine, async_op=True))
+
+    def exchange(self, parts: list[tuple[torch.Tensor, torch.Tensor]],
+                 announced: Announced | None = None) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Every rank's ``parts``, by rank: each part a set of rows, ``ids (n,)`` (non-negative)
+        and ``values (n, width)`` float32, where n may differ between ranks but part j's width may
+        not. One message of every part's rows, padded to the largest count announced (the ids ride
+        as int32 bits in a float32 column, -1 on padding); the counts are gathered first unless
+        ``announced`` (``announce``) already holds them."""
         if not self.distributed:
             return [parts]
         for _, values in parts:
             if values.dtype != torch.float32:
                 raise ValueError(f"row exchange packs ids into float32 messages; got {values.dtype}")
         device = parts[0][1].device if parts else torch.device("cpu")
-        counts = torch.stack(self.gather(torch.tensor([len(ids) for ids, _ in parts], device=device))).tolist()
+        counts = (announced or self.announce([len(ids) for ids, _ in parts], device)).wait()
+        for j, (ids, _) in enumerate(parts):
+            if len(ids) > counts[self.rank][j]:
+                raise RuntimeError(f"row exchange: part {j} has {len(ids)} rows, {counts[self.rank][j]} announced")
         most = [max(c[j] for c in counts) for j in range(len(parts))]
         blocks = []
         for (ids, values), rows in zip(parts, most, strict=True):
             block = torch.zeros((rows, values.size(1) + 1), device=device)
+            block[:, 0] = PADDING_ID
             block[: len(ids), 0] = ids.to(device=device, dtype=torch.int32).view(torch.float32)
             block[: len(ids), 1:] = values
             blocks.append(block.view(-1))
@@ -95,7 +125,10 @@ class World:
             received = []
             for (_, values), n, flat in zip(parts, rank_counts, message.split(sizes), strict=True):
                 block = flat.view(-1, values.size(1) + 1)[:n]
-                received.append((block[:, 0].contiguous().view(torch.int32).long(), block[:, 1:]))
+                ids = block[:, 0].contiguous().view(torch.int32)
+                if n and int(ids[-1]) < 0:  # a bound, not a count: drop the padding
+                    block, ids = block[ids >= 0], ids[ids >= 0]
+                received.append((ids.long(), block[:, 1:]))
             out.append(received)
         return out
 
@@ -169,26 +202,42 @@ class StepSync:
       rows (their own sentences), so every process applies all of them and reads the same memory
       (and the main process's checkpoint holds all of it).
 
-    ``tables`` pairs each table with the ids of a batch that select its rows.
+    ``tables`` pairs each table with the ids of a batch that select its rows. ``announce`` before
+    the forward pass sends the row counts ahead, while the step computes.
     """
 
     def __init__(self, world: World, tables: list[tuple[torch.nn.Parameter, Callable[[Any], torch.Tensor]]],
                  memory: DocumentMemory | None = None):
         self.world, self.tables, self.memory = world, tables, memory
+        self.rows: list[torch.Tensor] | None = None
+        self.announced: Announced | None = None
         if memory is not None:
             memory.log = []
 
+    def announce(self, batch: Any) -> None:
+        """Gather the counts of ``batch``'s exchange now (its ids final, before the forward pass):
+        a table's rows are the batch's distinct ids (a sparse gradient may name fewer), the
+        memory's writes its linked tokens."""
+        self.rows = [torch.unique(ids(batch)) for _, ids in self.tables]
+        counts = [len(r) for r in self.rows]
+        if self.memory is not None:
+            counts.append(len(batch.memory.linked()[0]) if batch.memory is not None else 0)
+        device = self.tables[0][0].device if self.tables else torch.device("cpu")
+        self.announced = self.world.announce(counts, device)
+
     def __call__(self, batch: Any) -> None:
+        rows = self.rows or [torch.unique(ids(batch)) for _, ids in self.tables]
         parts = []
-        for weight, ids in self.tables:
+        for (weight, _), ids in zip(self.tables, rows, strict=True):
             dense = weight.grad is None or not weight.grad.is_sparse
-            parts.append(grad_rows(weight, torch.unique(ids(batch)) if dense else None))
+            parts.append(grad_rows(weight, ids if dense else None))
         if self.memory is not None:
             log, self.memory.log = self.memory.log, []
-            rows = torch.cat([r for r, _ in log]) if log else torch.zeros(0, dtype=torch.long)
+            written = torch.cat([r for r, _ in log]) if log else torch.zeros(0, dtype=torch.long)
             values = torch.cat([v for _, v in log]) if log else torch.zeros(0, self.memory.width)
-            parts.append((rows, values))
-        received = self.world.exchange(parts)
+            parts.append((written, values))
+        received = self.world.exchange(parts, self.announced)
+        self.rows = self.announced = None
         for j, (weight, _) in enumerate(self.tables):
             set_averaged_rows(weight, [blocks[j] for blocks in received], self.world.size)
         if self.memory is not None:

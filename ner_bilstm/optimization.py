@@ -147,6 +147,8 @@ def train_step(setup: TrainingSetup, batch: Batch, config: TrainConfig) -> float
         batch.words = drop_singletons(batch.words, setup.singleton, config.word_dropout)
         if setup.singleton_bigrams is not None:
             batch.bigrams = drop_singletons(batch.bigrams, setup.singleton_bigrams, config.word_dropout)
+    if setup.step_sync is not None:
+        setup.step_sync.announce(batch)  # the exchange's row counts travel during the forward pass
     amp = config.amp and setup.device.type == "cuda"
     half = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
     with torch.autocast(setup.device.type, dtype=half, enabled=amp):

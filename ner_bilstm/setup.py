@@ -4,7 +4,7 @@ encoded corpus, the network (with pretrained rows), the optimiser and the weight
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,10 +12,11 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 
 from .augmentation import MentionGroup, mention_groups
-from .batching import Batch, EncodedCorpus
+from .batching import EncodedCorpus
 from .config import TrainConfig
 from .corpora import LoadedSentences, TrainingSentences
 from .devices import resolve_bf16
+from .distributed import StepSync
 from .doc_memory import DocumentMemory, document_links
 from .embeddings import EmbeddingCoverage, corpus_vectors, pretrained_rows
 from .errors import NerError
@@ -51,7 +52,7 @@ class TrainingSetup:
     singleton_bigrams: torch.Tensor | None = None  # (bigrams,) bool, like ``singleton``
     average: AveragedModel | None = None  # the moving average of the weights (--average)
     # Distributed only: averages the embedding rows a step touched and hands its document-memory writes to the other processes.
-    step_sync: Callable[[Batch], None] | None = None
+    step_sync: StepSync | None = None  # distributed training: the exchange besides DDP's all-reduce
     mentions: list[MentionGroup] = dataclasses.field(default_factory=list)  # what --replace-mentions swaps
 
     @property

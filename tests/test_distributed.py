@@ -182,11 +182,19 @@ def _exchange_worker(rank: int, init: str, results) -> None:
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
     g = torch.Generator().manual_seed(rank)
-    counts = [(3, 5), (0, 4), (0, 0)][::1]  # per part: rows on rank 0, rows on rank 1
+    counts = [(3, 5), (0, 4), (0, 0)]  # per part: rows on rank 0, rows on rank 1
     widths = [2, 5, 3]
-    parts = [(torch.randint(-2**31, 2**31 - 1, (n[rank],), generator=g), torch.randn(n[rank], w, generator=g))
+    parts = [(torch.randint(0, 2**31 - 1, (n[rank],), generator=g), torch.randn(n[rank], w, generator=g))
              for n, w in zip(counts, widths)]
-    results[rank] = (parts, World(rank, 2).exchange(parts))
+    world = World(rank, 2)
+    exact = world.exchange(parts)
+    # Counts announced ahead as bounds (more rows than sent, as a sparse gradient may give): the same rows arrive.
+    bounded = world.exchange(parts, world.announce([n[rank] + 2 + rank for n in counts]))
+    results[rank] = (parts, exact, bounded)
+    try:
+        world.exchange(parts, world.announce([0, 0, 0]))
+    except RuntimeError as e:
+        results[rank + 2] = str(e)
     dist.destroy_process_group()
 
 
@@ -197,8 +205,9 @@ def test_one_exchange_hands_every_rank_all_parts_of_every_rank_whatever_their_co
     mp.spawn(_exchange_worker, args=(f"file://{tmp_path / 'store'}", results), nprocs=2)
     sent = [results[0][0], results[1][0]]
     for rank in (0, 1):
-        received = results[rank][1]
-        assert len(received) == 2
-        for source in (0, 1):
-            for (ids, values), (got_ids, got_values) in zip(sent[source], received[source], strict=True):
-                assert torch.equal(ids, got_ids) and torch.equal(values, got_values)  # ids survive their float32 ride bit for bit
+        for received in results[rank][1:]:
+            assert len(received) == 2
+            for source in (0, 1):
+                for (ids, values), (got_ids, got_values) in zip(sent[source], received[source], strict=True):
+                    assert torch.equal(ids, got_ids) and torch.equal(values, got_values)  # ids survive their float32 ride bit for bit
+    assert "part 0 has" in results[2] and "part 0 has" in results[3]  # more rows than announced: refused, not misread
