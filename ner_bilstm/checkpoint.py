@@ -54,13 +54,15 @@ def checkpoint_path(output: Path) -> Path:
 
 def save_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: LoopState,
                     epoch_generator: torch.Tensor, identity: dict[str, Any], rank_rng: list[torch.Tensor] | None = None,
-                    average: torch.nn.Module | None = None, memory: DocumentMemory | None = None) -> None:
+                    average: torch.nn.Module | None = None, memory: DocumentMemory | None = None,
+                    rank_totals: torch.Tensor | None = None) -> None:
     """Write the full training state atomically (temporary file, fsync, rename).
 
     ``epoch_generator`` is the batch-order generator's state at the start of ``state.epoch``;
     ``identity`` (configuration and data fingerprints) is checked on resume; ``rank_rng`` holds
-    every training process's torch RNG state under torchrun; ``average`` the moving average of the
-    weights; ``memory`` the training corpus's document memory.
+    every training process's torch RNG state under torchrun, and ``rank_totals (processes, 3)`` each
+    one's running loss, sentences and tokens of the epoch (summed only at its end); ``average`` the
+    moving average of the weights; ``memory`` the training corpus's document memory.
     """
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if average is not None:
@@ -79,6 +81,8 @@ def save_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
     for rank, rng in enumerate(rank_rng or []):
         tensors[f"rng.torch.{rank}"] = rng
     tensors["rng.epoch_generator"] = epoch_generator
+    if rank_totals is not None:
+        tensors["loop.rank_totals"] = rank_totals.to(torch.float64)
     np_state = np.random.get_state()
     meta = {
         "version": CHECKPOINT_VERSION,
@@ -158,7 +162,11 @@ def load_checkpoint(output: Path, model: torch.nn.Module, optimizer: torch.optim
     random.setstate((version, tuple(internal), gauss))
     name, keys, pos, has_gauss, cached = meta["numpy_random"]
     np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-    return LoopState(**meta["loop"]), tensors["rng.epoch_generator"]
+    state = LoopState(**meta["loop"])
+    if "loop.rank_totals" in tensors:  # this process's own running sums (the loop state holds rank 0's)
+        loss, sentences, tokens = tensors["loop.rank_totals"][rank].tolist()
+        state.total_loss, state.sentences, state.tokens = loss, int(sentences), int(tokens)
+    return state, tensors["rng.epoch_generator"]
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -287,10 +287,14 @@ class Run:
     def checkpoint(self, state: LoopState, epoch_generator: torch.Tensor) -> None:
         """Everything needed to resume exactly from ``state`` (every process's RNG under torchrun)."""
         state.wall_seconds = round(self.elapsed(), 3)
-        rank_rng = self.world.gather(torch.get_rng_state()) if self.world.distributed else None
+        rank_rng = rank_totals = None
+        if self.world.distributed:
+            rank_rng = self.world.gather(torch.get_rng_state())
+            totals = torch.tensor([state.total_loss, state.sentences, state.tokens], dtype=torch.float64)
+            rank_totals = torch.stack(self.world.gather(totals))  # each process's, summed at the epoch's end
         if self.world.main:
             save_checkpoint(self.output, self.setup.model, self.setup.optimizer, state, epoch_generator, self.identity, rank_rng,
-                            self.setup.average, self.setup.data.memory)
+                            self.setup.average, self.setup.data.memory, rank_totals)
 
     def finish(self, state: LoopState) -> TrainResult:
         """Score the best model on test and write metrics.json (the main process only)."""
