@@ -15,7 +15,6 @@ from .doc_memory import DocumentMemory
 from .errors import NerError
 
 T = TypeVar("T")
-PADDING_ID = torch.tensor(-1, dtype=torch.int32).view(torch.float32).item()  # int32 -1 as float32 bits (a NaN)
 
 
 @dataclass
@@ -109,14 +108,15 @@ class World:
         device = parts[0][1].device if parts else torch.device("cpu")
         counts = (announced or self.announce([len(ids) for ids, _ in parts], device)).wait()
         for j, (ids, _) in enumerate(parts):
-            if len(ids) > counts[self.rank][j]:
+            if len(ids) > counts[self.rank][j]:  # a bug, not a user's mistake (the others then wait until the timeout)
                 raise RuntimeError(f"row exchange: part {j} has {len(ids)} rows, {counts[self.rank][j]} announced")
         most = [max(c[j] for c in counts) for j in range(len(parts))]
         blocks = []
         for (ids, values), rows in zip(parts, most, strict=True):
             block = torch.zeros((rows, values.size(1) + 1), device=device)
-            block[:, 0] = PADDING_ID
-            block[: len(ids), 0] = ids.to(device=device, dtype=torch.int32).view(torch.float32)
+            column = torch.full((rows,), -1, dtype=torch.int32, device=device)  # -1: padding
+            column[: len(ids)] = ids.to(device=device, dtype=torch.int32)
+            block[:, 0] = column.view(torch.float32)  # a copy of the bits (ids past 2**23 are NaN patterns)
             block[: len(ids), 1:] = values
             blocks.append(block.view(-1))
         sizes = [b.numel() for b in blocks]
@@ -177,19 +177,19 @@ def grad_rows(weight: torch.Tensor, rows: torch.Tensor | None) -> tuple[torch.Te
 def set_averaged_rows(weight: torch.Tensor, received: list[tuple[torch.Tensor, torch.Tensor]], size: int) -> None:
     """Make ``weight.grad`` the average of every rank's rows, added in rank order (sparse stays sparse).
     A dense gradient is only written on the rows some rank sent: the others are zero already, as
-    this rank's nonzero rows are among those it sent (not a pass over the whole table)."""
+    this rank's nonzero rows are among those it sent (not a pass over the whole table); the rows
+    are summed apart, in a block of their own, and written once."""
     if weight.grad is not None and weight.grad.is_sparse:
         ids, parts = torch.cat([i for i, _ in received]), torch.cat([b for _, b in received])
         grad = torch.sparse_coo_tensor(ids[None], parts, weight.shape, check_invariants=False).coalesce()
         grad.values().div_(size)
         weight.grad = grad
         return
-    grad = weight.grad
     rows = torch.cat([ids for ids, _ in received]).unique()
-    grad.index_fill_(0, rows, 0.0)
-    for ids, block in received:
-        grad.index_add_(0, ids, block)
-    grad.index_copy_(0, rows, grad.index_select(0, rows).div_(size))
+    summed = weight.grad.new_zeros(len(rows), weight.size(1))
+    for ids, block in received:  # rank by rank, each rank's ids distinct: the same sums on every device
+        summed.index_add_(0, torch.searchsorted(rows, ids), block)
+    weight.grad.index_copy_(0, rows, summed.div_(size))
 
 
 class StepSync:
@@ -226,7 +226,8 @@ class StepSync:
         self.announced = self.world.announce(counts, device)
 
     def __call__(self, batch: Any) -> None:
-        rows = self.rows or [torch.unique(ids(batch)) for _, ids in self.tables]
+        rows, announced, self.rows, self.announced = self.rows, self.announced, None, None  # this step's, used once
+        rows = rows or [torch.unique(ids(batch)) for _, ids in self.tables]
         parts = []
         for (weight, _), ids in zip(self.tables, rows, strict=True):
             dense = weight.grad is None or not weight.grad.is_sparse
@@ -236,8 +237,7 @@ class StepSync:
             written = torch.cat([r for r, _ in log]) if log else torch.zeros(0, dtype=torch.long)
             values = torch.cat([v for _, v in log]) if log else torch.zeros(0, self.memory.width)
             parts.append((written, values))
-        received = self.world.exchange(parts, self.announced)
-        self.rows = self.announced = None
+        received = self.world.exchange(parts, announced)
         for j, (weight, _) in enumerate(self.tables):
             set_averaged_rows(weight, [blocks[j] for blocks in received], self.world.size)
         if self.memory is not None:
@@ -257,7 +257,8 @@ def init_world(device: torch.device) -> tuple[World, torch.device]:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(minutes=5))
+        # With CUDA, gloo still carries the CPU tensors (random states, loss sums, stop requests, vocabulary digests).
+        dist.init_process_group("cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo", timeout=timedelta(minutes=5))
     return World(dist.get_rank(), dist.get_world_size()), device
 
 

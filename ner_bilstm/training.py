@@ -162,7 +162,10 @@ class Run:
             DDP._set_params_and_buffers_to_ignore_for_model(setup.model, list(tables))
             world.broadcast([weight for weight, _ in tables.values()])  # DDP broadcasts only the weights it manages
             # The buffers are the tag masks, equal everywhere; gradients as views of the buckets save a copy each way.
-            setup.trainer = DDP(setup.model, forward_sync_buffers=False, gradient_as_bucket_view=True)
+            # One bucket: DDP caps its first at 1 MiB so that its all-reduce starts early in the backward pass, but
+            # the dense gradients (the LSTM's, above all) are all ready at the end of the LSTM's backward, where a
+            # second bucket only adds a collective. 25 MiB is DDP's cap for the others.
+            setup.trainer = DDP(setup.model, forward_sync_buffers=False, gradient_as_bucket_view=True, bucket_cap_mb=25)
             setup.step_sync = StepSync(world, list(tables.values()), setup.data.memory)
             if setup.model.memory_head is not None:
                 setup.model.memory_head.run_when_empty = True
