@@ -3,6 +3,8 @@
 - throughput: sentences/s per epoch, dev scoring included (history.jsonl's epoch seconds), for
   1 process x 1 thread, 2 processes x 1 thread and 1 process x 2 threads; epochs 2..3 of a
   3-epoch run (epoch 1 warms up), same seed and the same batch per process (the default's).
+  The layouts take turns for ROUNDS rounds, so the machine's drift over minutes meets them
+  alike: a layout's rate is the median of its rounds', a ratio the median of the rounds' ratios.
 - communication: floats each process exchanges per step: every gradient all-reduced densely
   (before), against the dense weights' all-reduce plus one message of the embedding tables'
   touched rows and the document memory's writes (now).
@@ -28,6 +30,8 @@ from .common import conll_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 3
+ROUNDS = 3
+LAYOUTS = [(1, 1), (2, 1), (1, 2)]  # (processes, threads)
 
 
 def command(data: Path, out: Path, nproc: int, threads: int, *extra: str) -> tuple[list[str], dict[str, str]]:
@@ -97,12 +101,26 @@ def agreement(data: Path) -> dict:
             "test_f1_difference": round(runs[2]["test_f1"] - runs[1]["test_f1"], 2)}
 
 
-def measure(data: Path) -> dict:
-    """Throughput of the three layouts and the communication per step."""
-    one, two, threads2 = throughput(data, 1, 1), throughput(data, 2, 1), throughput(data, 1, 2)
-    return {"throughput": [one, two, threads2],
-            "two_processes_vs_one": round(two["sentences_per_second"] / one["sentences_per_second"], 2),
-            "two_processes_vs_two_threads": round(two["sentences_per_second"] / threads2["sentences_per_second"], 2),
+def measure(data: Path, rounds: int = ROUNDS) -> dict:
+    """Throughput of the three layouts, in turns, and the communication per step."""
+    runs: dict[tuple[int, int], list[dict]] = {layout: [] for layout in LAYOUTS}
+    for _ in range(rounds):
+        for layout in LAYOUTS:
+            runs[layout].append(throughput(data, *layout))
+
+    def summary(layout: tuple[int, int]) -> dict:
+        r = runs[layout]
+        return {"processes": layout[0], "threads": layout[1],
+                "sentences_per_second": round(statistics.median(x["sentences_per_second"] for x in r), 1),
+                "rounds": [x["sentences_per_second"] for x in r], "epoch_seconds": [x["epoch_seconds"] for x in r],
+                "command": r[0]["command"]}
+
+    def ratio(a: tuple[int, int], b: tuple[int, int]) -> float:
+        return round(statistics.median(x["sentences_per_second"] / y["sentences_per_second"]
+                                       for x, y in zip(runs[a], runs[b], strict=True)), 2)
+
+    return {"throughput": [summary(layout) for layout in LAYOUTS], "rounds": rounds,
+            "two_processes_vs_one": ratio((2, 1), (1, 1)), "two_processes_vs_two_threads": ratio((2, 1), (1, 2)),
             "communication": communication(data), "cores": os.cpu_count()}
 
 
