@@ -46,8 +46,21 @@ class World:
         return self.size > 1
 
     def shard(self, index: list[T]) -> list[T]:
-        """This rank's share of a list: its rows of a global batch, its dev sentences."""
+        """This rank's share of a list: its rows of a global batch."""
         return index[self.rank :: self.size]
+
+    def share_by_size(self, units: list[T], sizes: list[int]) -> list[T]:
+        """This rank's share of ``units`` whose work is ``sizes``, in their order: the largest first,
+        each to the rank with the least so far (every rank computes the same split)."""
+        if not self.distributed:
+            return list(units)
+        totals, mine = [0] * self.size, []
+        for k in sorted(range(len(units)), key=lambda k: (-sizes[k], k)):
+            rank = min(range(self.size), key=lambda r: (totals[r], r))
+            totals[rank] += sizes[k]
+            if rank == self.rank:
+                mine.append(k)
+        return [units[k] for k in sorted(mine)]
 
     def all_sum(self, values: list[float]) -> list[float]:
         if not self.distributed:

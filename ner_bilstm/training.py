@@ -278,12 +278,12 @@ class Run:
                          bad_epochs=state.bad_epochs, history=state.history, finished=finished)
 
     def dev_counts(self, predictor: Predictor, scorer: EntityScorer) -> EntityCounts:
-        """The dev set's entity counts. Each process tags and counts its share (every N-th sentence;
-        every N-th document for a document memory, which needs whole documents) and the shares'
+        """The dev set's entity counts. Each process tags and counts its share (sentences; whole
+        documents for a document memory), about as many tokens as every other's, and the shares'
         counts are summed, in rank order, on every process."""
         dev, world = self.corpora.dev, self.world
         units = document_units(dev) if self.setup.model.memory_head is not None else [[i] for i in range(len(dev))]
-        mine = [i for u in world.shard(units) for i in u]
+        mine = [i for u in world.share_by_size(units, [sum(len(dev[i]) for i in u) for u in units]) for i in u]
         counts = scorer.counts(mine, [p.spans for p in predictor.predict([dev[i] for i in mine])])
         return sum(world.gather_objects(counts), EntityCounts())  # type: ignore[arg-type]
 

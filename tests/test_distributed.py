@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from ner_bilstm_cli.main import app
 from typer.testing import CliRunner
 
@@ -218,3 +220,15 @@ def test_one_exchange_hands_every_rank_all_parts_of_every_rank_whatever_their_co
                 for (ids, values), (got_ids, got_values) in zip(sent[source], received[source], strict=True):
                     assert torch.equal(ids, got_ids) and torch.equal(values, got_values)  # ids survive their float32 ride bit for bit
     assert "part 0 has" in results[2] and "part 0 has" in results[3]  # more rows than announced: refused, not misread
+
+
+@given(st.lists(st.integers(1, 60), max_size=40), st.integers(1, 5))
+def test_dev_shares_cover_every_unit_once_in_order_and_balance_tokens(sizes, size):
+    from ner_bilstm.distributed import World
+
+    units = [[i] for i in range(len(sizes))]
+    shares = [World(rank, size).share_by_size(units, sizes) for rank in range(size)]
+    assert sorted(u for share in shares for u in share) == units  # each unit once
+    assert all(share == sorted(share) for share in shares)  # in their order
+    totals = [sum(sizes[u[0]] for u in share) for share in shares]
+    assert max(totals) - min(totals) <= max(sizes, default=0)  # no share larger than another by more than a unit
