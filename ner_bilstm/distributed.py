@@ -222,8 +222,7 @@ class StepSync:
     def __init__(self, world: World, tables: list[tuple[torch.nn.Parameter, Callable[[Any], torch.Tensor]]],
                  memory: DocumentMemory | None = None):
         self.world, self.tables, self.memory = world, tables, memory
-        self.rows: list[torch.Tensor] | None = None
-        self.announced: Announced | None = None
+        self.pending: tuple[list[torch.Tensor], Announced] | None = None  # ``announce``'s rows and counts, for one step
         if memory is not None:
             memory.log = []
 
@@ -231,16 +230,16 @@ class StepSync:
         """Gather the counts of ``batch``'s exchange now (its ids final, before the forward pass):
         a table's rows are the batch's distinct ids (a sparse gradient may name fewer), the
         memory's writes its linked tokens."""
-        self.rows = [torch.unique(ids(batch)) for _, ids in self.tables]
-        counts = [len(r) for r in self.rows]
+        rows = [torch.unique(ids(batch)) for _, ids in self.tables]
+        counts = [len(r) for r in rows]
         if self.memory is not None:
             counts.append(len(batch.memory.linked()[0]) if batch.memory is not None else 0)
         device = self.tables[0][0].device if self.tables else torch.device("cpu")
-        self.announced = self.world.announce(counts, device)
+        self.pending = rows, self.world.announce(counts, device)
 
     def __call__(self, batch: Any) -> None:
-        rows, announced, self.rows, self.announced = self.rows, self.announced, None, None  # this step's, used once
-        rows = rows or [torch.unique(ids(batch)) for _, ids in self.tables]
+        pending, self.pending = self.pending, None
+        rows, announced = pending or ([torch.unique(ids(batch)) for _, ids in self.tables], None)
         parts = []
         for (weight, _), ids in zip(self.tables, rows, strict=True):
             dense = weight.grad is None or not weight.grad.is_sparse
