@@ -16,6 +16,7 @@ from .schemes import Span, convert, parse_tag, spans_to_tags, tags_to_spans
 from .sentence import Sentence
 
 DECODE_BUDGET = 1 << 25  # float scores a decoding step may hold (128 MiB)
+STATES_BUDGET = 1 << 26  # encoder state floats (256 MiB) the memory's fill pass keeps for the tag pass
 
 
 @dataclass
@@ -108,29 +109,42 @@ class Predictor:
                 results[i] = Prediction([], [])
         corpus = EncodedCorpus([sentences[i] for i in nonempty], self.loaded.vocab, max_word_chars=self.loaded.max_word_chars)
         self.model.eval()
+        batches = length_batches(corpus.lengths, self.batch_size)
+        states: dict[int, torch.Tensor] = {}
         if self.model.memory_head is not None:
             names = documents if documents is not None else [s.meta.get("document") for s in sentences]
-            self._fill_memory(corpus, [sentences[i].tokens for i in nonempty], [names[i] for i in nonempty])
-        for index in length_batches(corpus.lengths, self.batch_size):
+            states = self.fill_memory(corpus, batches, [sentences[i].tokens for i in nonempty], [names[i] for i in nonempty])
+        for k, index in enumerate(batches):
             batch = corpus.batch(index).to(self.device)
-            for row, pred in zip(index, self._predict_batch(batch)):
+            for row, pred in zip(index, self._predict_batch(batch, states.pop(k, None))):
                 results[nonempty[row]] = pred
         return results  # type: ignore[return-value]
 
-    def _fill_memory(self, corpus: EncodedCorpus, tokens: list[list[str]], documents: list[Hashable | None]) -> None:
-        """Give ``corpus`` a document memory holding the states of all its linked tokens
-        (only sentences with a linked token are encoded for it)."""
+    def fill_memory(self, corpus: EncodedCorpus, batches: list[list[int]], tokens: list[list[str]],
+                    documents: list[Hashable | None]) -> dict[int, torch.Tensor]:
+        """Give ``corpus`` a document memory holding the states of all its linked tokens, encoding
+        those of ``batches`` (the tag pass's) that hold a linked token. Returns their states
+        ``(batch, time, width)`` by batch number, up to ``STATES_BUDGET`` floats, for the tag pass
+        to reuse instead of encoding those batches again: the same batch gives the same states."""
         links = document_links(tokens, documents)
         corpus.memory = DocumentMemory(links, self.model.encoder.output_size)
         lengths = corpus.lengths
         owner = torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths, dtype=torch.long))
-        linked = torch.unique(owner[links.slot >= 0]).tolist()
-        for part in length_batches([lengths[i] for i in linked], self.batch_size):
-            batch = corpus.batch([linked[j] for j in part]).to(self.device)
-            batch.memory.write(self.model.states(batch))  # type: ignore[union-attr]
+        linked = set(torch.unique(owner[links.slot >= 0]).tolist())
+        kept: dict[int, torch.Tensor] = {}
+        budget = STATES_BUDGET
+        for k, index in enumerate(batches):
+            if linked.isdisjoint(index):
+                continue
+            batch = corpus.batch(index).to(self.device)
+            states = self.model.states(batch)
+            batch.memory.write(states)  # type: ignore[union-attr]
+            if states.numel() <= budget:
+                kept[k], budget = states, budget - states.numel()
+        return kept
 
-    def _predict_batch(self, batch) -> list[Prediction]:
-        paths, em = self.model.decode(batch)
+    def _predict_batch(self, batch, states: torch.Tensor | None = None) -> list[Prediction]:
+        paths, em = self.model.decode(batch, states)
         head = self.model.head
         lattice = head.lattice(em, batch.mask)
         alpha, beta, log_z, em_np, trans = (x.cpu().numpy() for x in (lattice.log_alpha, lattice.log_beta, lattice.log_z,

@@ -110,10 +110,11 @@ class TaggerNetwork(nn.Module):
             parts.append(self.casing_embed(batch.casing))
         return self.encoder(self.dropout(torch.cat(parts, dim=2)), batch.mask)
 
-    def emissions(self, batch: Batch) -> torch.Tensor:
+    def emissions(self, batch: Batch, states: torch.Tensor | None = None) -> torch.Tensor:
         """Tag scores ``(batch, time, tags)``; with a document memory, its scores are added and
-        the batch's states written to it (``batch.memory``)."""
-        h = self.states(batch)
+        the batch's states written to it (``batch.memory``). ``states``: this very batch's
+        (``states``), when already computed."""
+        h = self.states(batch) if states is None else states
         scores = self.projection(self.dropout(h))
         if self.memory_head is not None:
             scores = self.memory_head(h, scores, batch.memory, self.dropout)
@@ -127,8 +128,9 @@ class TaggerNetwork(nn.Module):
         """Mean negative log-likelihood per sentence."""
         return self.head.loss(self.emissions(batch), batch.tags, batch.mask)
 
-    def decode(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Best valid tag ids ``(batch, time)`` and their emissions ``(batch, time, tags)`` (float32)."""
-        em = self.emissions(batch).float()
+    def decode(self, batch: Batch, states: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Best valid tag ids ``(batch, time)`` and their emissions ``(batch, time, tags)`` (float32),
+        from the batch's encoder ``states`` when already computed."""
+        em = self.emissions(batch, states).float()
         paths, _ = self.head.decode(em, batch.mask)
         return paths, em

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ner_bilstm.artifact import load_model
-from ner_bilstm.batching import EncodedCorpus
+from ner_bilstm.batching import EncodedCorpus, length_batches
 from ner_bilstm.config import load_config
 from ner_bilstm.doc_memory import MAX_PARTNERS, DocumentMemory, document_links, document_units, linkable
 from ner_bilstm.documents import Document
@@ -169,6 +169,30 @@ def test_a_document_gets_the_same_tags_alone_and_among_others_and_its_mentions_m
     assert scores(own) != scores(together)
 
 
+def test_the_tag_pass_reuses_the_fill_pass_states_and_tags_as_if_it_encoded_again(memory_model, doc_corpus, monkeypatch):
+    """Each batch is encoded once; without the kept states (a budget of 0) every batch holding a
+    linked token is encoded twice, and the predictions are the same to the last bit."""
+    from ner_bilstm import inference
+
+    loaded = load_model(memory_model)
+    sentences = list(read_source(str(doc_corpus["test"])))
+    calls = []
+    encode = loaded.model.states
+    monkeypatch.setattr(loaded.model, "states", lambda batch: calls.append(len(batch.mask)) or encode(batch))
+
+    def run() -> tuple[list, int]:
+        calls.clear()
+        preds = Predictor(loaded, batch_size=8).predict(sentences)
+        return [(p.tags, [(e.label, e.token_start, e.token_end, e.score) for e in p.entities]) for p in preds], len(calls)
+
+    kept, encoded_once = run()
+    monkeypatch.setattr(inference, "STATES_BUDGET", 0)
+    again, encoded_twice = run()
+    batches = len(length_batches([len(s) for s in sentences], 8))
+    assert encoded_once == batches < encoded_twice <= 2 * batches
+    assert kept == again
+
+
 def test_streamed_conll_blocks_are_tagged_whole_whatever_the_window(memory_model, doc_corpus):
     loaded = load_model(memory_model)
     predictor = Predictor(loaded, batch_size=4)
@@ -280,7 +304,8 @@ def emissions_with_and_without_memory(loaded, sentences) -> tuple[torch.Tensor, 
     """One batch of ``sentences``: emissions with the filled memory, without any, the real-token
     mask and the linked-token mask, all over (batch, time)."""
     corpus = EncodedCorpus(sentences, loaded.vocab, max_word_chars=loaded.max_word_chars)
-    Predictor(loaded)._fill_memory(corpus, [s.tokens for s in sentences], [s.meta.get("document") for s in sentences])
+    Predictor(loaded).fill_memory(corpus, [list(range(len(sentences)))], [s.tokens for s in sentences],
+                                  [s.meta.get("document") for s in sentences])
     batch = corpus.batch(range(len(sentences)))
     network = loaded.model.eval()
     with torch.no_grad():
