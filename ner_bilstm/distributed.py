@@ -31,6 +31,36 @@ class Announced:
 
 
 @dataclass
+class Exchange:
+    """A row exchange on its way (``World.start_exchange``): ``wait()`` gives every rank's parts,
+    by rank, each ``(ids (n,), values (n, width))``."""
+
+    counts: list[list[int]]  # by rank and part: rows sent, or a bound on them
+    widths: list[int]
+    received: list[torch.Tensor]  # by rank: the flat message
+    work: Any
+    local: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # one process: its own parts, nothing sent
+
+    def wait(self) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+        if self.local is not None:
+            return [self.local]
+        self.work.wait()
+        most = [max(c[j] for c in self.counts) for j in range(len(self.widths))]
+        sizes = [rows * (width + 1) for rows, width in zip(most, self.widths, strict=True)]
+        out = []
+        for rank_counts, message in zip(self.counts, self.received, strict=True):
+            parts = []
+            for width, n, flat in zip(self.widths, rank_counts, message.split(sizes), strict=True):
+                block = flat.view(-1, width + 1)[:n]
+                ids = block[:, 0].contiguous().view(torch.int32)
+                if n and int(ids[-1]) < 0:  # a bound, not a count: drop the padding
+                    block, ids = block[ids >= 0], ids[ids >= 0]
+                parts.append((ids.long(), block[:, 1:]))
+            out.append(parts)
+        return out
+
+
+@dataclass
 class World:
     """This process's place among the training processes (one process: rank 0 of 1)."""
 
@@ -108,13 +138,18 @@ class World:
 
     def exchange(self, parts: list[tuple[torch.Tensor, torch.Tensor]],
                  announced: Announced | None = None) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
-        """Every rank's ``parts``, by rank: each part a set of rows, ``ids (n,)`` (non-negative)
-        and ``values (n, width)`` float32, where n may differ between ranks but part j's width may
-        not. One message of every part's rows, padded to the largest count announced (the ids ride
-        as int32 bits in a float32 column, -1 on padding); the counts are gathered first unless
-        ``announced`` (``announce``) already holds them."""
+        """Every rank's ``parts``, by rank (``start_exchange``, waited for)."""
+        return self.start_exchange(parts, announced).wait()
+
+    def start_exchange(self, parts: list[tuple[torch.Tensor, torch.Tensor]], announced: Announced | None = None) -> Exchange:
+        """Send every rank's ``parts`` to every rank without waiting: each part a set of rows,
+        ``ids (n,)`` (non-negative) and ``values (n, width)`` float32, where n may differ between
+        ranks but part j's width may not. One message of every part's rows, padded to the largest
+        count announced (the ids ride as int32 bits in a float32 column, -1 on padding); the counts
+        are gathered first unless ``announced`` (``announce``) already holds them."""
+        widths = [values.size(1) for _, values in parts]
         if not self.distributed:
-            return [parts]
+            return Exchange([[len(ids) for ids, _ in parts]], widths, [], None, local=parts)
         for _, values in parts:
             if values.dtype != torch.float32:
                 raise ValueError(f"row exchange packs ids into float32 messages; got {values.dtype}")
@@ -132,18 +167,9 @@ class World:
             block[:, 0] = column.view(torch.float32)  # a copy of the bits (ids past 2**23 are NaN patterns)
             block[: len(ids), 1:] = values
             blocks.append(block.view(-1))
-        sizes = [b.numel() for b in blocks]
-        out = []
-        for rank_counts, message in zip(counts, self.gather(torch.cat(blocks)), strict=True):
-            received = []
-            for (_, values), n, flat in zip(parts, rank_counts, message.split(sizes), strict=True):
-                block = flat.view(-1, values.size(1) + 1)[:n]
-                ids = block[:, 0].contiguous().view(torch.int32)
-                if n and int(ids[-1]) < 0:  # a bound, not a count: drop the padding
-                    block, ids = block[ids >= 0], ids[ids >= 0]
-                received.append((ids.long(), block[:, 1:]))
-            out.append(received)
-        return out
+        message = torch.cat(blocks)
+        received = [torch.empty_like(message) for _ in range(self.size)]
+        return Exchange(counts, widths, received, dist.all_gather(received, message, async_op=True))
 
     def average_rows(self, weight: torch.Tensor, rows: torch.Tensor | None) -> int:
         """Average ``weight.grad`` over the processes, sending only this process's nonzero rows
@@ -207,7 +233,7 @@ def set_averaged_rows(weight: torch.Tensor, received: list[tuple[torch.Tensor, t
 
 class StepSync:
     """What a step exchanges besides DistributedDataParallel's dense all-reduce, in one message
-    (``World.exchange``), after the backward pass:
+    (``World.start_exchange``):
 
     - the gradients of the embedding tables, row by row: a batch touches a few hundred of a
       table's rows, so each process sends those and every process averages them;
@@ -216,15 +242,21 @@ class StepSync:
       (and the main process's checkpoint holds all of it).
 
     ``tables`` pairs each table with the ids of a batch that select its rows. ``announce`` before
-    the forward pass sends the row counts ahead, while the step computes.
+    the forward pass sends the row counts ahead, while the step computes; the message leaves as
+    soon as the last table has its gradient, still in the backward pass, so it travels beside
+    DDP's all-reduce; the call after the backward pass takes it in.
     """
 
     def __init__(self, world: World, tables: list[tuple[torch.nn.Parameter, Callable[[Any], torch.Tensor]]],
                  memory: DocumentMemory | None = None):
         self.world, self.tables, self.memory = world, tables, memory
-        self.pending: tuple[list[torch.Tensor], Announced] | None = None  # ``announce``'s rows and counts, for one step
+        self.pending: tuple[list[torch.Tensor], Announced | None] | None = None  # this step's rows and counts, until sent
+        self.sending: Exchange | None = None
+        self.ready = 0  # tables with this step's gradient
         if memory is not None:
             memory.log = []
+        for weight, _ in tables:
+            weight.register_post_accumulate_grad_hook(self._gradient_ready)
 
     def announce(self, batch: Any) -> None:
         """Gather the counts of ``batch``'s exchange now (its ids final, before the forward pass):
@@ -235,11 +267,17 @@ class StepSync:
         if self.memory is not None:
             counts.append(len(batch.memory.linked()[0]) if batch.memory is not None else 0)
         device = self.tables[0][0].device if self.tables else torch.device("cpu")
-        self.pending = rows, self.world.announce(counts, device)
+        self.pending, self.ready = (rows, self.world.announce(counts, device)), 0
 
-    def __call__(self, batch: Any) -> None:
-        pending, self.pending = self.pending, None
-        rows, announced = pending or ([torch.unique(ids(batch)) for _, ids in self.tables], None)
+    def _gradient_ready(self, weight: torch.Tensor) -> None:
+        # Every process reaches this point of the backward pass in the same order relative to
+        # DDP's all-reduce (the same graph), so the collectives pair up alike on every process.
+        self.ready += 1
+        if self.ready == len(self.tables) and self.pending is not None:
+            self._send()
+
+    def _send(self) -> None:
+        (rows, announced), self.pending = self.pending, None  # type: ignore[misc]
         parts = []
         for (weight, _), ids in zip(self.tables, rows, strict=True):
             dense = weight.grad is None or not weight.grad.is_sparse
@@ -249,7 +287,17 @@ class StepSync:
             written = torch.cat([r for r, _ in log]) if log else torch.zeros(0, dtype=torch.long)
             values = torch.cat([v for _, v in log]) if log else torch.zeros(0, self.memory.width)
             parts.append((written, values))
-        received = self.world.exchange(parts, announced)
+        self.sending = self.world.start_exchange(parts, announced)
+
+    def __call__(self, batch: Any) -> None:
+        """After the backward pass: every process's rows averaged into the tables' gradients, and
+        the others' memory writes applied (sent now if no gradient hook sent them)."""
+        if self.sending is None:
+            if self.pending is None:
+                self.pending = [torch.unique(ids(batch)) for _, ids in self.tables], None
+            self._send()
+        sending, self.sending = self.sending, None
+        received = sending.wait()  # type: ignore[union-attr]
         for j, (weight, _) in enumerate(self.tables):
             set_averaged_rows(weight, [blocks[j] for blocks in received], self.world.size)
         if self.memory is not None:

@@ -222,6 +222,43 @@ def test_one_exchange_hands_every_rank_all_parts_of_every_rank_whatever_their_co
     assert "part 0 has" in results[2] and "part 0 has" in results[3]  # more rows than announced: refused, not misread
 
 
+def _step_sync_worker(rank: int, init: str, results) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    from ner_bilstm.distributed import StepSync, World
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(30, 4), torch.nn.Linear(4, 1))
+    table = model[0].weight
+    DDP._set_params_and_buffers_to_ignore_for_model(model, ["0.weight"])
+    trainer = DDP(model)
+    sync = StepSync(World(rank, 2), [(table, lambda ids: ids)])
+    batches = [torch.tensor([[1, 2, 2, 7]]), torch.tensor([[2, 9, 3, 3]])]  # rows 2 in both, the rest one rank's
+    expected = torch.zeros_like(table)
+    for ids in batches:  # the average of both ranks' gradients, computed here alone
+        copy = torch.nn.Sequential(torch.nn.Embedding(30, 4), torch.nn.Linear(4, 1))
+        copy.load_state_dict(model.state_dict())
+        copy(ids).sum().backward()
+        expected += copy[0].weight.grad / 2
+    sync.announce(batches[rank])
+    trainer(batches[rank]).sum().backward()
+    sent_in_backward = sync.sending is not None  # the gradient hook sent the rows before backward() returned
+    sync(batches[rank])
+    results[rank] = (sent_in_backward, torch.allclose(table.grad, expected, atol=1e-6), table.grad.clone(), model[1].weight.grad.clone())
+    dist.destroy_process_group()
+
+
+def test_the_rows_leave_during_the_backward_pass_and_arrive_averaged(tmp_path):
+    import torch.multiprocessing as mp
+
+    results = mp.Manager().dict()
+    mp.spawn(_step_sync_worker, args=(f"file://{tmp_path / 'store'}", results), nprocs=2)
+    assert results[0][:2] == results[1][:2] == (True, True)
+    assert torch.equal(results[0][2], results[1][2]) and torch.equal(results[0][3], results[1][3])  # the same on both ranks
+
+
 @given(st.lists(st.integers(1, 60), max_size=40), st.integers(1, 5))
 def test_dev_shares_cover_every_unit_once_in_order_and_balance_tokens(sizes, size):
     from ner_bilstm.distributed import World
