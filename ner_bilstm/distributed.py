@@ -142,7 +142,8 @@ class World:
         return self.start_exchange(parts, announced).wait()
 
     def start_exchange(self, parts: list[tuple[torch.Tensor, torch.Tensor]], announced: Announced | None = None) -> Exchange:
-        """Send every rank's ``parts`` to every rank without waiting: each part a set of rows,
+        """Send every rank's ``parts`` to every rank; waits for the counts, not for the message
+        (``Exchange.wait``; with gloo it travels beside other collectives). Each part a set of rows,
         ``ids (n,)`` (non-negative) and ``values (n, width)`` float32, where n may differ between
         ranks but part j's width may not. One message of every part's rows, padded to the largest
         count announced (the ids ride as int32 bits in a float32 column, -1 on padding); the counts
@@ -255,8 +256,15 @@ class StepSync:
         self.ready = 0  # tables with this step's gradient
         if memory is not None:
             memory.log = []
-        for weight, _ in tables:
-            weight.register_post_accumulate_grad_hook(self._gradient_ready)
+        self.hooks = [weight.register_post_accumulate_grad_hook(self._gradient_ready) for weight, _ in tables]
+
+    def close(self) -> None:
+        """Remove the gradient hooks and stop logging memory writes (the model outlives the run)."""
+        for hook in self.hooks:
+            hook.remove()
+        self.hooks = []
+        if self.memory is not None:
+            self.memory.log = None
 
     def announce(self, batch: Any) -> None:
         """Gather the counts of ``batch``'s exchange now (its ids final, before the forward pass):
@@ -267,11 +275,14 @@ class StepSync:
         if self.memory is not None:
             counts.append(len(batch.memory.linked()[0]) if batch.memory is not None else 0)
         device = self.tables[0][0].device if self.tables else torch.device("cpu")
-        self.pending, self.ready = (rows, self.world.announce(counts, device)), 0
+        # A step that failed after its message left leaves it unread: this step starts afresh.
+        self.pending, self.sending, self.ready = (rows, self.world.announce(counts, device)), None, 0
 
     def _gradient_ready(self, weight: torch.Tensor) -> None:
-        # Every process reaches this point of the backward pass in the same order relative to
-        # DDP's all-reduce (the same graph), so the collectives pair up alike on every process.
+        # Every process takes the same path: the same graph gives the tables their gradients on
+        # every process or on none (then ``__call__`` sends), and at the same point of the backward
+        # pass relative to DDP's buckets (last: a table is looked up first in the forward pass),
+        # so the collectives pair up alike on every process.
         self.ready += 1
         if self.ready == len(self.tables) and self.pending is not None:
             self._send()

@@ -120,6 +120,7 @@ class Predictor:
                 results[nonempty[row]] = pred
         return results  # type: ignore[return-value]
 
+    @torch.inference_mode()
     def fill_memory(self, corpus: EncodedCorpus, batches: list[list[int]], tokens: list[list[str]],
                     documents: list[Hashable | None]) -> dict[int, torch.Tensor]:
         """Give ``corpus`` a document memory holding the states of all its linked tokens, encoding

@@ -111,9 +111,11 @@ class TaggerNetwork(nn.Module):
         return self.encoder(self.dropout(torch.cat(parts, dim=2)), batch.mask)
 
     def emissions(self, batch: Batch, states: torch.Tensor | None = None) -> torch.Tensor:
-        """Tag scores ``(batch, time, tags)``; with a document memory, its scores are added and
-        the batch's states written to it (``batch.memory``). ``states``: this very batch's
-        (``states``), when already computed."""
+        """Tag scores ``(batch, time, tags)``; with a document memory, its scores are added (and,
+        in training, the batch's states written to it: ``batch.memory``). ``states``: the batch's
+        encoder states ``(batch, time, width)`` when already computed (``states``, in evaluation)."""
+        if states is not None and states.shape[:2] != batch.mask.shape:
+            raise ValueError(f"states of shape {tuple(states.shape)} for a batch of shape {tuple(batch.mask.shape)}")
         h = self.states(batch) if states is None else states
         scores = self.projection(self.dropout(h))
         if self.memory_head is not None:

@@ -100,6 +100,7 @@ def train(
     owns_world = not joined()  # a caller that set up the process group (train_seeds) also closes it
     world, device = init_world(resolve_device(config.device))
     emit = (callback if world.main else None) or ignore
+    setup = None
     try:
         corpora = load_corpora(config, train_path, dev_path, test_path)
         setup = prepare(config, corpora.train, device, train_path, corpora.evaluated())
@@ -112,6 +113,8 @@ def train(
         raise NerError(f"a training process failed ({first_line(e)}); "
                        "the last checkpoint resumes with --resume", path=str(output)) from None
     finally:
+        if setup is not None and setup.step_sync is not None:
+            setup.step_sync.close()  # the model outlives the run: its gradient hooks go
         if owns_world:
             close_world(world)
 

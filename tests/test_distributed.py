@@ -223,10 +223,13 @@ def test_one_exchange_hands_every_rank_all_parts_of_every_rank_whatever_their_co
 
 
 def _step_sync_worker(rank: int, init: str, results) -> None:
+    from types import SimpleNamespace
+
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     from ner_bilstm.distributed import StepSync, World
+    from ner_bilstm.doc_memory import DocumentMemory, MemoryRows, document_links
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
     torch.manual_seed(0)
@@ -234,19 +237,38 @@ def _step_sync_worker(rank: int, init: str, results) -> None:
     table = model[0].weight
     DDP._set_params_and_buffers_to_ignore_for_model(model, ["0.weight"])
     trainer = DDP(model)
-    sync = StepSync(World(rank, 2), [(table, lambda ids: ids)])
-    batches = [torch.tensor([[1, 2, 2, 7]]), torch.tensor([[2, 9, 3, 3]])]  # rows 2 in both, the rest one rank's
-    expected = torch.zeros_like(table)
-    for ids in batches:  # the average of both ranks' gradients, computed here alone
-        copy = torch.nn.Sequential(torch.nn.Embedding(30, 4), torch.nn.Linear(4, 1))
-        copy.load_state_dict(model.state_dict())
-        copy(ids).sum().backward()
-        expected += copy[0].weight.grad / 2
-    sync.announce(batches[rank])
-    trainer(batches[rank]).sum().backward()
-    sent_in_backward = sync.sending is not None  # the gradient hook sent the rows before backward() returned
-    sync(batches[rank])
-    results[rank] = (sent_in_backward, torch.allclose(table.grad, expected, atol=1e-6), table.grad.clone(), model[1].weight.grad.clone())
+    # Rank r's sentence is sentence r: "Ann x" and "Ann y", linked by their "Ann" (positions 0 and 2).
+    memory = DocumentMemory(document_links([["Ann", "x"], ["Ann", "y"]], [0, 0]), 3)
+    sync = StepSync(World(rank, 2), [(table, lambda b: b.ids)], memory)
+    steps = [[torch.tensor([[1, 2, 2, 7]]), torch.tensor([[2, 9, 3, 3]])],  # row 2 in both, the rest one rank's
+             [torch.tensor([[4, 4, 5, 1]]), torch.tensor([[6, 1, 8, 8]])]]
+    outcome = []
+    for step, ids in enumerate(steps):
+        batch = SimpleNamespace(ids=ids[rank], memory=MemoryRows(memory, torch.tensor([[2 * rank, 2 * rank + 1]])))
+        expected = torch.zeros_like(table)
+        for other in ids:  # the average of both ranks' gradients, computed here alone
+            copy = torch.nn.Sequential(torch.nn.Embedding(30, 4), torch.nn.Linear(4, 1))
+            copy.load_state_dict(model.state_dict())
+            copy(other).sum().backward()
+            expected += copy[0].weight.grad / 2
+        sync.announce(batch)
+        batch.memory.write(torch.full((1, 2, 3), 10.0 * step + rank))  # as the memory head writes in the forward pass
+        model.zero_grad(set_to_none=True)
+        trainer(batch.ids).sum().backward()
+        sent_in_backward = sync.sending is not None  # the gradient hook sent the rows before backward() returned
+        sync(batch)
+        outcome.append((sent_in_backward, torch.allclose(table.grad, expected, atol=1e-6), table.grad.clone(),
+                        model[1].weight.grad.clone(), memory.values.clone(), bool(memory.filled.all())))
+    # A step whose table gets no gradient (the forward pass skips it): no hook fires, the call sends.
+    batch = SimpleNamespace(ids=steps[0][rank], memory=None)
+    sync.announce(batch)
+    model.zero_grad(set_to_none=True)
+    trainer.module[1](torch.ones(1, 4)).sum().backward()
+    sent_in_backward = sync.sending is not None
+    sync(batch)
+    outcome.append((sent_in_backward, bool(table.grad.eq(0).all())))
+    sync.close()
+    results[rank] = outcome
     dist.destroy_process_group()
 
 
@@ -255,8 +277,12 @@ def test_the_rows_leave_during_the_backward_pass_and_arrive_averaged(tmp_path):
 
     results = mp.Manager().dict()
     mp.spawn(_step_sync_worker, args=(f"file://{tmp_path / 'store'}", results), nprocs=2)
-    assert results[0][:2] == results[1][:2] == (True, True)
-    assert torch.equal(results[0][2], results[1][2]) and torch.equal(results[0][3], results[1][3])  # the same on both ranks
+    for step in (0, 1):
+        mine, other = results[0][step], results[1][step]
+        assert mine[:2] == other[:2] == (True, True)
+        assert all(torch.equal(a, b) for a, b in zip(mine[2:5], other[2:5]))  # gradients and memory the same on both ranks
+        assert mine[5] and bool(mine[4][0].eq(10.0 * step).all()) and bool(mine[4][1].eq(10.0 * step + 1).all())
+    assert results[0][2] == results[1][2] == (False, True)  # sent after the backward pass instead; nothing to average
 
 
 @given(st.lists(st.integers(1, 60), max_size=40), st.integers(1, 5))

@@ -170,27 +170,31 @@ def test_a_document_gets_the_same_tags_alone_and_among_others_and_its_mentions_m
 
 
 def test_the_tag_pass_reuses_the_fill_pass_states_and_tags_as_if_it_encoded_again(memory_model, doc_corpus, monkeypatch):
-    """Each batch is encoded once; without the kept states (a budget of 0) every batch holding a
-    linked token is encoded twice, and the predictions are the same to the last bit."""
+    """Each batch is encoded once; past the budget of kept states a batch holding a linked token is
+    encoded again, and the predictions (n-best lists included) are the same to the last bit."""
     from ner_bilstm import inference
 
     loaded = load_model(memory_model)
     sentences = list(read_source(str(doc_corpus["test"])))
     calls = []
     encode = loaded.model.states
-    monkeypatch.setattr(loaded.model, "states", lambda batch: calls.append(len(batch.mask)) or encode(batch))
+    monkeypatch.setattr(loaded.model, "states", lambda batch: calls.append(batch.mask.numel()) or encode(batch))
 
-    def run() -> tuple[list, int]:
+    def run(budget: int, nbest: int = 0) -> tuple[list, int]:
+        monkeypatch.setattr(inference, "STATES_BUDGET", budget)
         calls.clear()
-        preds = Predictor(loaded, batch_size=8).predict(sentences)
-        return [(p.tags, [(e.label, e.token_start, e.token_end, e.score) for e in p.entities]) for p in preds], len(calls)
+        preds = Predictor(loaded, batch_size=8, nbest=nbest).predict(sentences)
+        return [(p.tags, [(e.label, e.token_start, e.token_end, e.score) for e in p.entities], p.alternatives) for p in preds], len(calls)
 
-    kept, encoded_once = run()
-    monkeypatch.setattr(inference, "STATES_BUDGET", 0)
-    again, encoded_twice = run()
     batches = len(length_batches([len(s) for s in sentences], 8))
-    assert encoded_once == batches < encoded_twice <= 2 * batches
-    assert kept == again
+    kept, encoded = run(inference.STATES_BUDGET)
+    assert encoded == batches
+    again, all_twice = run(0)
+    assert batches < all_twice <= 2 * batches and again == kept
+    width = loaded.model.encoder.output_size
+    some, partly = run(3 * 8 * width)  # room for the states of a few short batches
+    assert batches < partly < all_twice and some == kept
+    assert run(inference.STATES_BUDGET, nbest=2)[0] == run(0, nbest=2)[0]
 
 
 def test_streamed_conll_blocks_are_tagged_whole_whatever_the_window(memory_model, doc_corpus):
