@@ -23,7 +23,7 @@ from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .corpora import Corpora, load_corpora
 from .devices import denormals_flushed, resolve_device
-from .distributed import StepSync, World, close_world, init_world, joined
+from .distributed import World, close_world, init_world, joined
 from .doc_memory import document_units
 from .errors import NerError, TrainingInterrupted, first_line
 from .evaluation import EntityCounts, EntityScorer, entity_scores
@@ -33,6 +33,7 @@ from .io.files import atomic_write, write_json
 from .optimization import learning_rate, train_step
 from .record import ModelRecord
 from .setup import TrainingSetup, prepare
+from .step_sync import StepSync
 
 # Options that may differ between an interrupted run and its resumption.
 STOP_CHECK = 8  # steps between the distributed processes' agreement on a stop request (Ctrl-C)

@@ -152,6 +152,7 @@ def _rows_worker(rank: int, init: str, results) -> None:
     import torch.distributed as dist
 
     from ner_bilstm.distributed import World
+    from ner_bilstm.step_sync import average_rows
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
     g = torch.Generator().manual_seed(rank)
@@ -162,12 +163,12 @@ def _rows_worker(rank: int, init: str, results) -> None:
     weight.grad[rows] = values
     dense = weight.grad.clone()
     dist.all_reduce(dense)
-    sent = World(rank, 2).average_rows(weight, rows)
+    sent = average_rows(World(rank, 2), weight, rows)
     results[rank] = (torch.equal(weight.grad, dense / 2), sent, weight.grad.clone())
     # A sparse gradient names its own rows, uncoalesced (a row twice) as the embedding's backward gives it.
     halves = torch.cat([values[:1] / 2, values[1:], values[:1] / 2])
     weight.grad = torch.sparse_coo_tensor(torch.cat([rows, rows[:1]])[None], halves, (50, 4), check_invariants=False)
-    World(rank, 2).average_rows(weight, None)
+    average_rows(World(rank, 2), weight, None)
     results[rank + 2] = (weight.grad.is_sparse and torch.equal(weight.grad.to_dense(), dense / 2), weight.grad.to_dense())
     dist.destroy_process_group()
 
@@ -228,8 +229,9 @@ def _step_sync_worker(rank: int, init: str, results) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    from ner_bilstm.distributed import StepSync, World
+    from ner_bilstm.distributed import World
     from ner_bilstm.doc_memory import DocumentMemory, MemoryRows, document_links
+    from ner_bilstm.step_sync import StepSync
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
     torch.manual_seed(0)
