@@ -15,6 +15,7 @@ from .augmentation import MentionGroup, mention_groups
 from .batching import EncodedCorpus
 from .config import TrainConfig
 from .corpora import LoadedSentences, TrainingSentences
+from .data_parallel import StepSync
 from .devices import resolve_bf16
 from .doc_memory import DocumentMemory, document_links
 from .embeddings import EmbeddingCoverage, corpus_vectors, pretrained_rows
@@ -24,7 +25,6 @@ from .optimization import make_optimizer, moving_average, singletons
 from .record import ModelRecord
 from .schemes import detect_scheme, label_set, tags_to_spans
 from .sentence import Sentence
-from .step_sync import StepSync
 from .streaming import ArrowCorpus
 from .vocab import Vocabularies
 

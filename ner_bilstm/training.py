@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .artifact import HISTORY, METRICS, LoadedModel, load_model, remove_stale_temporaries, save_model
 from .augmentation import epoch_generator, replace_mentions
@@ -22,6 +21,7 @@ from .batching import EncodedCorpus, length_batches
 from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .corpora import Corpora, load_corpora
+from .data_parallel import spread
 from .devices import denormals_flushed, resolve_device
 from .distributed import World, close_world, init_world, joined
 from .doc_memory import document_units
@@ -33,7 +33,6 @@ from .io.files import atomic_write, write_json
 from .optimization import learning_rate, train_step
 from .record import ModelRecord
 from .setup import TrainingSetup, prepare
-from .step_sync import StepSync
 
 # Options that may differ between an interrupted run and its resumption.
 STOP_CHECK = 8  # steps between the distributed processes' agreement on a stop request (Ctrl-C)
@@ -155,25 +154,7 @@ class Run:
         data, and make the model's record (with the data's fingerprints)."""
         setup, world, config = self.setup, self.world, self.config
         if world.distributed:
-            world.same_everywhere(json.dumps(setup.vocab.to_dict()), "vocabularies")
-            # Options resolved per machine (--bf16 auto) must agree, or the ranks would train in
-            # different arithmetic and a resume could be refused on one rank while the others wait.
-            world.same_everywhere(json.dumps(config.to_dict(), sort_keys=True), "training options",
-                                  "machines with different CPUs need --bf16 on or off, not auto")
-            # Identical starting weights (rank 0's, broadcast); dropout streams differ per rank.
-            # The embedding tables stay out of DDP's dense all-reduce: the step sends only their touched rows.
-            tables = setup.model.row_tables()
-            DDP._set_params_and_buffers_to_ignore_for_model(setup.model, list(tables))
-            world.broadcast([weight for weight, _ in tables.values()])  # DDP broadcasts only the weights it manages
-            # The buffers are the tag masks, equal everywhere; gradients as views of the buckets save a copy each way.
-            # One bucket: DDP caps its first at 1 MiB so that its all-reduce starts early in the backward pass, but
-            # the dense gradients (the LSTM's, above all) are all ready at the end of the LSTM's backward, where a
-            # second bucket only adds a collective. 25 MiB is DDP's cap for the others.
-            setup.trainer = DDP(setup.model, forward_sync_buffers=False, gradient_as_bucket_view=True, bucket_cap_mb=25)
-            setup.step_sync = StepSync(world, list(tables.values()), setup.data.memory)
-            if setup.model.memory_head is not None:
-                setup.model.memory_head.run_when_empty = True
-            torch.manual_seed(config.seed + world.rank)
+            spread(setup, world, config)
         if not any(t != "O" for s in self.corpora.dev for t in s.tags):
             raise NerError("the dev set has no entities, so dev F1 cannot choose the best epoch", path=self.corpora.sources["dev"])
         vocab, test = setup.vocab, self.corpora.test

@@ -151,8 +151,8 @@ def test_two_nodes_rehearsed_on_one_machine_train_what_one_node_of_two_processes
 def _rows_worker(rank: int, init: str, results) -> None:
     import torch.distributed as dist
 
+    from ner_bilstm.data_parallel import average_rows
     from ner_bilstm.distributed import World
-    from ner_bilstm.step_sync import average_rows
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
     g = torch.Generator().manual_seed(rank)
@@ -229,9 +229,9 @@ def _step_sync_worker(rank: int, init: str, results) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
 
+    from ner_bilstm.data_parallel import StepSync
     from ner_bilstm.distributed import World
     from ner_bilstm.doc_memory import DocumentMemory, MemoryRows, document_links
-    from ner_bilstm.step_sync import StepSync
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
     torch.manual_seed(0)
