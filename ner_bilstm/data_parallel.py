@@ -11,12 +11,37 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from .config import TrainConfig
 from .distributed import Announced, Exchange, World
 from .doc_memory import DocumentMemory
 
 if TYPE_CHECKING:
+    from .config import TrainConfig
     from .setup import TrainingSetup
+
+
+def spread(setup: TrainingSetup, world: World, config: TrainConfig) -> None:
+    """Make ``setup`` one of ``world``'s data-parallel processes: the same vocabularies and options
+    checked everywhere, the same starting weights, the model wrapped in DistributedDataParallel
+    (``setup.trainer``) and the step's other exchange (``setup.step_sync``)."""
+    world.same_everywhere(json.dumps(setup.vocab.to_dict()), "vocabularies")
+    # Options resolved per machine (--bf16 auto) must agree, or the ranks would train in
+    # different arithmetic and a resume could be refused on one rank while the others wait.
+    world.same_everywhere(json.dumps(config.to_dict(), sort_keys=True), "training options",
+                          "machines with different CPUs need --bf16 on or off, not auto")
+    # Identical starting weights (rank 0's, broadcast); dropout streams differ per rank.
+    # The embedding tables stay out of DDP's dense all-reduce: the step sends only their touched rows.
+    tables = setup.model.row_tables()
+    DDP._set_params_and_buffers_to_ignore_for_model(setup.model, list(tables))
+    world.broadcast([weight for weight, _ in tables.values()])  # DDP broadcasts only the weights it manages
+    # The buffers are the tag masks, equal everywhere; gradients as views of the buckets save a copy each way.
+    # One bucket: DDP caps its first at 1 MiB so that its all-reduce starts early in the backward pass, but
+    # the dense gradients (the LSTM's, above all) are all ready at the end of the LSTM's backward, where a
+    # second bucket only adds a collective. 25 MiB is DDP's cap for the others.
+    setup.trainer = DDP(setup.model, forward_sync_buffers=False, gradient_as_bucket_view=True, bucket_cap_mb=25)
+    setup.step_sync = StepSync(world, list(tables.values()), setup.data.memory)
+    if setup.model.memory_head is not None:
+        setup.model.memory_head.run_when_empty = True
+    torch.manual_seed(config.seed + world.rank)
 
 
 def grad_rows(weight: torch.Tensor, rows: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -149,28 +174,3 @@ def average_rows(world: World, weight: torch.Tensor, rows: torch.Tensor | None) 
     received = [blocks[0] for blocks in world.exchange([part])]
     set_averaged_rows(weight, received, world.size)
     return max(len(ids) for ids, _ in received) * (weight.size(1) + 1)
-
-
-def spread(setup: TrainingSetup, world: World, config: TrainConfig) -> None:
-    """Make ``setup`` one of ``world``'s data-parallel processes: the same vocabularies and options
-    checked everywhere, the same starting weights, the model wrapped in DistributedDataParallel
-    (``setup.trainer``) and the step's other exchange (``setup.step_sync``)."""
-    world.same_everywhere(json.dumps(setup.vocab.to_dict()), "vocabularies")
-    # Options resolved per machine (--bf16 auto) must agree, or the ranks would train in
-    # different arithmetic and a resume could be refused on one rank while the others wait.
-    world.same_everywhere(json.dumps(config.to_dict(), sort_keys=True), "training options",
-                          "machines with different CPUs need --bf16 on or off, not auto")
-    # Identical starting weights (rank 0's, broadcast); dropout streams differ per rank.
-    # The embedding tables stay out of DDP's dense all-reduce: the step sends only their touched rows.
-    tables = setup.model.row_tables()
-    DDP._set_params_and_buffers_to_ignore_for_model(setup.model, list(tables))
-    world.broadcast([weight for weight, _ in tables.values()])  # DDP broadcasts only the weights it manages
-    # The buffers are the tag masks, equal everywhere; gradients as views of the buckets save a copy each way.
-    # One bucket: DDP caps its first at 1 MiB so that its all-reduce starts early in the backward pass, but
-    # the dense gradients (the LSTM's, above all) are all ready at the end of the LSTM's backward, where a
-    # second bucket only adds a collective. 25 MiB is DDP's cap for the others.
-    setup.trainer = DDP(setup.model, forward_sync_buffers=False, gradient_as_bucket_view=True, bucket_cap_mb=25)
-    setup.step_sync = StepSync(world, list(tables.values()), setup.data.memory)
-    if setup.model.memory_head is not None:
-        setup.model.memory_head.run_when_empty = True
-    torch.manual_seed(config.seed + world.rank)
