@@ -113,13 +113,17 @@ class StepSync:
         """Gather the counts of ``batch``'s exchange now (its ids final, before the forward pass):
         a table's rows are the batch's distinct ids (a sparse gradient may name fewer), the
         memory's writes its linked tokens."""
-        rows = [torch.unique(ids(batch)) for _, ids in self.tables]
+        rows = self._rows(batch)
         counts = [len(r) for r in rows]
         if self.memory is not None:
             counts.append(len(batch.memory.linked()[0]) if batch.memory is not None else 0)
         device = self.tables[0][0].device if self.tables else torch.device("cpu")
         # A step that failed after its message left leaves it unread: this step starts afresh.
         self.pending, self.sending, self.ready = (rows, self.world.announce(counts, device)), None, 0
+
+    def _rows(self, batch: Any) -> list[torch.Tensor]:
+        """Each table's rows that ``batch`` touches: its distinct ids, sorted."""
+        return [torch.unique(ids(batch)) for _, ids in self.tables]
 
     def _gradient_ready(self, weight: torch.Tensor) -> None:
         # Every process takes the same path: the same graph gives the tables their gradients on
@@ -148,7 +152,7 @@ class StepSync:
         the others' memory writes applied (sent now if no gradient hook sent them)."""
         if self.sending is None:
             if self.pending is None:
-                self.pending = [torch.unique(ids(batch)) for _, ids in self.tables], None
+                self.pending = self._rows(batch), None
             self._send()
         sending, self.sending = self.sending, None
         received = sending.wait()  # type: ignore[union-attr]

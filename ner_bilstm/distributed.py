@@ -35,6 +35,7 @@ class Exchange:
 
     counts: list[list[int]]  # by rank and part: rows sent, or a bound on them
     widths: list[int]
+    sizes: list[int]  # floats of each part's block in a message (its rows padded to the largest count)
     received: list[torch.Tensor]  # by rank: the flat message
     work: Any
     local: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # one process: its own parts, nothing sent
@@ -43,12 +44,10 @@ class Exchange:
         if self.local is not None:
             return [self.local]
         self.work.wait()
-        most = [max(c[j] for c in self.counts) for j in range(len(self.widths))]
-        sizes = [rows * (width + 1) for rows, width in zip(most, self.widths, strict=True)]
         out = []
         for rank_counts, message in zip(self.counts, self.received, strict=True):
             parts = []
-            for width, n, flat in zip(self.widths, rank_counts, message.split(sizes), strict=True):
+            for width, n, flat in zip(self.widths, rank_counts, message.split(self.sizes), strict=True):
                 block = flat.view(-1, width + 1)[:n]
                 ids = block[:, 0].contiguous().view(torch.int32)
                 if n and int(ids[-1]) < 0:  # a bound, not a count: drop the padding
@@ -148,7 +147,7 @@ class World:
         are gathered first unless ``announced`` (``announce``) already holds them."""
         widths = [values.size(1) for _, values in parts]
         if not self.distributed:
-            return Exchange([[len(ids) for ids, _ in parts]], widths, [], None, local=parts)
+            return Exchange([[len(ids) for ids, _ in parts]], widths, [], [], None, local=parts)
         for _, values in parts:
             if values.dtype != torch.float32:
                 raise ValueError(f"row exchange packs ids into float32 messages; got {values.dtype}")
@@ -168,7 +167,7 @@ class World:
             blocks.append(block.view(-1))
         message = torch.cat(blocks)
         received = [torch.empty_like(message) for _ in range(self.size)]
-        return Exchange(counts, widths, received, dist.all_gather(received, message, async_op=True))
+        return Exchange(counts, widths, [b.numel() for b in blocks], received, dist.all_gather(received, message, async_op=True))
 
     def same_everywhere(self, text: str, what: str, hint: str = "give every process the same data") -> None:
         """Refuse to go on when ranks built different ``text`` (e.g. vocabularies)."""
