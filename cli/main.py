@@ -54,7 +54,8 @@ def root(
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the library's user errors into one line on stderr and exit 1; Ctrl-C into exit 130."""
+    """Turn the library's user errors (and the system's refusals) into one line on stderr and exit 1;
+    Ctrl-C into exit 130."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -71,6 +72,10 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(130) from None
         except BrokenPipeError:
             raise typer.Exit(0) from None
+        except OSError as e:  # the system refused a read or write the library did not foresee (a full disk, ...)
+            where = f"{e.filename}: " if e.filename else ""
+            err_console.print(f"[bold red]error:[/] {escape(where)}{escape(e.strerror or str(e))}", markup=True)
+            raise typer.Exit(1) from None
 
     return wrapper
 

@@ -11,7 +11,7 @@ import typer
 from rich.text import Text
 
 from ner_bilstm.errors import NerError
-from ner_bilstm.io.files import output_stream
+from ner_bilstm.io.files import make_folder, output_stream
 
 from . import options
 from .render import console, err_console, label_styles
@@ -136,7 +136,7 @@ def predict(
     reader = options.reader(encoding=encoding, split=split, tokens_field=tokens_field)
     paths = files or ["-"]
     if output_dir is not None:
-        output_dir.mkdir(parents=True, exist_ok=True)
+        make_folder(output_dir)
         if len({Path(p).name for p in paths}) != len(paths) or "-" in paths:
             raise typer.BadParameter("needs input files with distinct names (not stdin)", param_hint="--output-dir")
     started, counts = time.perf_counter(), [0, 0]

@@ -29,7 +29,7 @@ from .errors import NerError, TrainingInterrupted, first_line
 from .evaluation import EntityCounts, EntityScorer, entity_scores
 from .events import BatchDone, Callback, DataLoaded, EpochEnded, EpochRecord, EpochStarted, Resumed, Tested, ignore
 from .inference import Predictor
-from .io.files import atomic_write, write_json
+from .io.files import atomic_write, make_folder, write_json
 from .optimization import learning_rate, train_step
 from .record import ModelRecord
 from .setup import TrainingSetup, prepare
@@ -179,7 +179,7 @@ class Run:
             self.emit(Resumed(state.epoch, state.position, state.finished))
         self.earlier = state.wall_seconds
         if self.world.main:
-            self.output.mkdir(parents=True, exist_ok=True)
+            make_folder(self.output)
             remove_stale_temporaries(self.output)
             if not resume:
                 (self.output / METRICS).unlink(missing_ok=True)  # a previous run's scores are not this run's

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import NerError
 from ..sentence import Sentence
 from .annotations import Unit
-from .files import output_stream
+from .files import make_folder, output_stream
 from .spans import CharSpan, ReadReport, SpanError, align
 
 
@@ -145,7 +145,7 @@ class BratFolder:
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():
             raise NerError("brat output is a folder, and this is a file", path=str(self.folder))
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_folder(self.folder)
         self.count = 0
         self.files: contextlib.ExitStack | None = None
 
@@ -159,7 +159,7 @@ class BratFolder:
         self.close()
         self.files = contextlib.ExitStack()
         path = self.folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         self.txt = self.files.enter_context(output_stream(path.with_name(path.name + ".txt")))
         self.ann = self.files.enter_context(output_stream(path.with_name(path.name + ".ann")))
         self.length, self.entities = 0, 0

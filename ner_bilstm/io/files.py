@@ -100,22 +100,38 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """A temporary file's path beside ``path``: when the block succeeds the file is fsynced and
     renamed over ``path``; when it fails it is removed. Readers never see a partial file."""
     path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 would keep a model from its other users
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(os.path.abspath(path)))
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 would keep a model from its other users
+    except OSError as e:
+        raise NerError(f"cannot write: {e.strerror or e}", path=path) from None
     try:
         yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as e:
+            raise NerError(f"cannot write: {e.strerror or e}", path=path) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
+def make_folder(path: str | os.PathLike) -> None:
+    """Create the folder ``path`` (and its parents) unless it exists; NerError when it cannot."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except FileExistsError:
+        raise NerError("cannot write: a file is in the way of this folder", path=os.fspath(path)) from None
+    except OSError as e:
+        raise NerError(f"cannot create the folder: {e.strerror or e}", path=os.fspath(path)) from None
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> None:
     """Write ``path`` whole or not at all through ``write(temporary_path)``, creating its folder."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    make_folder(os.path.dirname(os.path.abspath(path)))
     with atomic_path(path) as tmp:
         write(tmp)
 
