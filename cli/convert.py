@@ -8,7 +8,7 @@ from ner_bilstm.conversion import convert_sentences
 from ner_bilstm.io import ReadReport, read_source, source_format
 
 from . import options
-from .render import err_console
+from .render import err_console, read_note
 
 
 def convert(
@@ -41,5 +41,4 @@ def convert(
     report = convert_sentences(sentences, None if dest == "-" else dest, to_scheme=scheme, to_format=fmt, tag_col=tag_col)
     err_console.print(f"{report['sentences']:,} sentences, {(report['from_scheme'] or 'no tags').upper()} -> "
                       f"{(report['to_scheme'] or 'no tags').upper()} ({report['changed_tags']:,} tags changed), {fmt}: {dest}")
-    if read.summary():
-        err_console.print(f"note: {source}: {read.summary()}", markup=False, highlight=False)
+    read_note(source, read.summary())

@@ -11,7 +11,7 @@ from ner_bilstm.evaluation import evaluate_model
 from ner_bilstm.io import ReadReport
 
 from . import options
-from .render import console, err_console, scores_table
+from .render import console, read_note, scores_table
 
 
 def evaluate(
@@ -40,8 +40,7 @@ def evaluate(
     reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field, input_format, tokenize)
     read = ReadReport()
     scores = evaluate_model(loaded, source, predictions_path=predictions, reader=reader, batch_size=batch_size, report=read)
-    if read.summary():
-        err_console.print(f"note: {source}: {read.summary()}", markup=False, highlight=False)
+    read_note(source, read.summary())
     if options.chosen_format(ctx, output_format, format_alias) == "json":
         print(json.dumps(scores, indent=2))
     else:

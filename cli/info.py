@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from . import options
-from .render import console
+from .render import console, read_note
 
 
 def info(
@@ -32,11 +32,13 @@ def info(
     if model is not None:
         _model_info(model, format)
         return
-    from ner_bilstm.io import read_source
+    from ner_bilstm.io import ReadReport, read_source
     from ner_bilstm.statistics import source_statistics
 
     reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field)
-    stats = source_statistics(read_source(source, reader, require_tags=False))
+    read = ReadReport()
+    stats = source_statistics(read_source(source, reader, require_tags=False, report=read))
+    read_note(source, read.summary())
     if format == "json":
         print(json.dumps(stats, indent=2, ensure_ascii=False))
         return

@@ -14,6 +14,12 @@ PALETTE = ("bold magenta", "bold cyan", "bold green", "bold yellow", "bold blue"
            "bold bright_magenta", "bold bright_cyan", "bold bright_green", "bold bright_yellow")
 
 
+def read_note(source: str, summary: str | None) -> None:
+    """Tell, on stderr, what reading ``source`` changed or skipped (``ReadReport.summary``), if anything."""
+    if summary:
+        err_console.print(f"note: {source}: {summary}", markup=False, highlight=False)
+
+
 def label_styles(labels: list[str]) -> dict[str, str]:
     return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(sorted(labels))}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from . import options
-from .render import err_console
+from .render import err_console, read_note
 
 
 def report(
@@ -41,8 +41,8 @@ def report(
         require_matplotlib()  # the curves need it: say so before the data are tagged
     reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field, input_format, tokenize)
     built = build_report(model, source, reader=reader, batch_size=batch_size, device=device.value, worst=worst)
-    if built.source is not None and built.source.read_note:
-        err_console.print(f"note: {source}: {built.source.read_note}", markup=False, highlight=False)
+    if built.source is not None:
+        read_note(source, built.source.read_note)
     if str(output) == "-":
         sys.stdout.write(render_report(built))
         return

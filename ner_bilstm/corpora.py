@@ -110,7 +110,7 @@ def load_corpora(config: TrainConfig, train_path: str, dev_path: str, test_path:
             raise NerError("--lazy reads a datasets source (a save_to_disk folder, parquet or arrow files, hf:NAME)",
                            path=train_path)
         options = reader_for(config, "train")
-        train = StreamedSentences(train_path, options)
+        train = StreamedSentences(train_path, options, reports["train"])
     else:
         train = LoadedSentences(load_sentences(train_path, config, "train", reports["train"]))
     dev = load_sentences(dev_path, config, "dev", reports["dev"])

@@ -10,8 +10,8 @@ import torch
 
 from .batching import Batch, TokenEncoder, collate
 from .errors import NerError
-from .io import ReaderOptions, read_source
-from .io.hf import load_hf, tag_names
+from .io import ReaderOptions, ReadReport, read_source
+from .io.hf import load_hf, named_tags, tag_names
 from .label_map import relabel
 from .schemes import convert
 from .sentence import Sentence
@@ -20,13 +20,18 @@ from .vocab import Vocabularies
 
 class StreamedSentences:
     """A re-iterable view of a datasets source, read with ``options`` (its split, columns and label
-    map): every iteration streams the rows again."""
+    map): every iteration streams the rows again. ``report`` receives what reading skipped or
+    renamed, from the first pass that reads to the end (every pass reads the same)."""
 
-    def __init__(self, source: str, options: ReaderOptions):
-        self.source, self.options = source, options
+    def __init__(self, source: str, options: ReaderOptions, report: ReadReport | None = None):
+        self.source, self.options, self.report = source, options, report
 
     def __iter__(self) -> Iterator[Sentence]:
-        return read_source(self.source, self.options, input_format="hf")
+        report = ReadReport()
+        yield from read_source(self.source, self.options, input_format="hf", report=report)
+        if self.report is not None:
+            self.report.__dict__.update(report.__dict__)
+            self.report = None
 
     def encode(self, vocab: Vocabularies, train_scheme: str, max_word_chars: int) -> ArrowCorpus:
         """The corpus over the memory-mapped rows, encoded a batch at a time."""
@@ -45,6 +50,7 @@ class ArrowCorpus:
     def __init__(self, stream: StreamedSentences, vocab: Vocabularies, train_scheme: str, max_word_chars: int = 40):
         import pyarrow.compute as pc
 
+        self.source = stream.source
         self.dataset = load_hf(stream.source, stream.options.split)
         self.tokens_field, self.tags_field = stream.options.tokens_field, stream.options.tags_field
         self.label_map = stream.options.labels
@@ -66,14 +72,17 @@ class ArrowCorpus:
         stoi = self.vocab.labels.stoi
         encoder = TokenEncoder(self.vocab, self.max_word_chars)  # a table of this batch's types only
         words, types, tags, bigrams = [], [], [], []
-        for tokens, raw in zip(tokens_list, raw_tags):
-            seq = [self.names[t] for t in raw] if self.names is not None else raw
-            if self.label_map:
-                seq = relabel(seq, self.label_map)
+        for i, tokens, raw in zip(index, tokens_list, raw_tags):
             try:
+                seq = named_tags(self.names, raw) if self.names is not None else raw
+                if self.label_map:
+                    seq = relabel(seq, self.label_map)
                 tags.append(torch.tensor([stoi[t] for t in convert(seq, self.train_scheme)], dtype=torch.long))
             except KeyError as e:
-                raise NerError(f"tag {e.args[0]!r} appeared after the vocabulary was built", path=self.tokens_field) from None
+                raise NerError(f"tag {e.args[0]!r} appeared after the vocabulary was built", path=self.source,
+                               line=int(self.rows[i]) + 1) from None
+            except ValueError as e:
+                raise NerError(str(e), path=self.source, line=int(self.rows[i]) + 1) from None
             w, t, b = encoder.encode(tokens)
             words.append(w)
             types.append(t)

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from ner_bilstm.artifact import load_model
 from ner_bilstm.config import load_config
+from ner_bilstm.errors import NerError
 from ner_bilstm.io import ReaderOptions, read_source
 from ner_bilstm.schemes import convert
 from ner_bilstm.training import train
@@ -285,3 +286,58 @@ def test_lazy_training_applies_the_label_map_like_loading(hf_sources):
     vocab = Vocabularies.build(((s.tokens, s.tags) for s in sentences), label_set(["LOC", "ORG", "PERSON"], "bioes"))
     lazy, eager = ArrowCorpus(stream, vocab, "bioes"), EncodedCorpus(sentences, vocab, [convert(s.tags, "bioes") for s in sentences])
     assert torch.equal(lazy.batch(list(range(30))).tags, eager.batch(list(range(30))).tags)
+
+
+def test_a_label_id_that_names_no_class_is_refused_with_its_row(tmp_path):
+    """datasets writes -1 for a token without a label: reading it as the last class name would
+    teach the tagger a tag nobody gave."""
+    import datasets
+
+    from ner_bilstm.batching import Batch
+    from ner_bilstm.schemes import label_set
+    from ner_bilstm.streaming import ArrowCorpus, StreamedSentences
+    from ner_bilstm.vocab import Vocabularies
+
+    names = ["O", "B-PER", "I-PER"]
+    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names))})
+    good = {"tokens": [["Anna", "Berg"], ["x"]], "ner_tags": [[1, 2], [0]]}
+    datasets.Dataset.from_dict(good, features=features).save_to_disk(str(tmp_path / "good"))
+    bad = {"tokens": [["Anna", "Berg"], [], ["Anna", "said"]], "ner_tags": [[1, 2], [], [1, -1]]}
+    datasets.Dataset.from_dict(bad, features=features).save_to_disk(str(tmp_path / "bad"))
+    with pytest.raises(NerError, match=r"bad:3: tag id -1 is not one of the 3 ClassLabel names \(-1: the token has no label\)"):
+        list(read_source(str(tmp_path / "bad")))
+    r = run("info", tmp_path / "bad")
+    assert r.exit_code == 1 and "tag id -1" in r.output and len(r.output.strip().splitlines()) == 1
+    # Streamed (--lazy): the row's number in the source, past the empty row the corpus skips.
+    vocab = Vocabularies.build(((s.tokens, s.tags) for s in read_source(str(tmp_path / "good"))), label_set(["PER"], "bioes"))
+    lazy = ArrowCorpus(StreamedSentences(str(tmp_path / "bad"), ReaderOptions()), vocab, "bioes")
+    assert isinstance(lazy.batch([0]), Batch)
+    with pytest.raises(NerError, match=r"bad:3: tag id -1"):
+        lazy.batch([1])
+
+
+def test_records_without_tokens_are_counted_by_every_reader(tmp_path):
+    import itertools
+
+    import datasets
+
+    from ner_bilstm.io import ReadReport
+    from ner_bilstm.streaming import StreamedSentences
+
+    rows = {"tokens": [["Anna", "Berg"], [], ["Paris"]], "ner_tags": [["B-PER", "I-PER"], [], ["B-LOC"]]}
+    datasets.Dataset.from_dict(rows).save_to_disk(str(tmp_path / "disk"))
+    (tmp_path / "t.jsonl").write_text("".join(json.dumps({"tokens": t, "tags": g}) + "\n" for t, g in zip(*rows.values())))
+    for source in (tmp_path / "disk", tmp_path / "t.jsonl"):
+        report = ReadReport()
+        assert len(list(read_source(str(source), report=report))) == 2
+        assert report.summary() == "1 record without tokens skipped", source
+    # Streamed (--lazy): read in several passes, counted once, from a pass that reads to the end.
+    report = ReadReport()
+    stream = StreamedSentences(str(tmp_path / "disk"), ReaderOptions(), report)
+    list(itertools.islice(stream, 1))
+    assert report.summary() is None
+    list(stream), list(stream)
+    assert report.summary() == "1 record without tokens skipped"
+    r = run("info", tmp_path / "t.jsonl")
+    assert r.exit_code == 0 and "note: " in r.output and "1 record without tokens skipped" in r.output

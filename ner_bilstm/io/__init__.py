@@ -142,9 +142,10 @@ def read_source(path: str | Path, options: ReaderOptions | None = None, *, requi
     fmt = detect_format(path, o.encoding) if o.input_format == "auto" else o.input_format
     sentences: Iterator[Sentence]
     if fmt == "hf":
-        sentences = read_hf(path, split=o.split, tokens_field=o.tokens_field, tags_field=o.tags_field, require_tags=require_tags)
+        sentences = read_hf(path, split=o.split, tokens_field=o.tokens_field, tags_field=o.tags_field, require_tags=require_tags,
+                            report=report)
     elif fmt == "jsonl":
-        sentences = read_jsonl_sentences(path, encoding=o.encoding, require_tags=require_tags)
+        sentences = read_jsonl_sentences(path, encoding=o.encoding, require_tags=require_tags, report=report)
     elif fmt == "conll":
         sentences = read_conll(path, token_col=o.token_col, tag_col=o.tag_col, encoding=o.encoding, require_tags=require_tags)
     else:

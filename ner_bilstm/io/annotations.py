@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from ..errors import NerError
 from ..sentence import Sentence
-from .spans import CharSpan, ReadReport, align, char_spans, unit_text
+from .spans import EMPTY_RECORDS, CharSpan, ReadReport, align, char_spans, unit_text
 from .strict_json import JsonNumber
 
 
@@ -87,7 +87,7 @@ def records_to_sentences(records: Iterable[tuple[int, Any]], parse: Callable[[An
         except ValueError as e:
             raise NerError(str(e), path=path, line=line) from None
         if not sentence.tokens:
-            report.skip("records without tokens skipped")
+            report.skip(EMPTY_RECORDS)
             continue
         if parsed.spans is None:
             sentence.tags = None

@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import NerError, first_line
 from ..schemes import check_tag
 from ..sentence import Sentence
+from .spans import EMPTY_RECORDS, ReadReport
 
 DATA_FILE_SUFFIXES = (".parquet", ".arrow")
 HUB_HINT = (
@@ -83,6 +84,18 @@ def tag_names(dataset: Any, column: str) -> list[str] | None:
     return list(inner.names) if isinstance(inner, ClassLabel) else None
 
 
+def named_tags(names: list[str], ids: list[Any]) -> list[str]:
+    """A row's ClassLabel ids as their names; ValueError for an id that names none (datasets
+    writes -1 for a token without a label, which a tagger cannot learn from)."""
+    tags = []
+    for t in ids:
+        if type(t) is not int or not 0 <= t < len(names):
+            hint = " (-1: the token has no label)" if t == -1 else ""
+            raise ValueError(f"tag id {t!r} is not one of the {len(names)} ClassLabel names{hint}")
+        tags.append(names[t])
+    return tags
+
+
 def read_hf(
     source: str,
     *,
@@ -90,8 +103,10 @@ def read_hf(
     tokens_field: str = "tokens",
     tags_field: str = "ner_tags",
     require_tags: bool = True,
+    report: ReadReport | None = None,
 ) -> Iterator[Sentence]:
-    """Stream sentences from a ``datasets`` source; ``meta["line"]`` is the 1-based row number."""
+    """Stream sentences from a ``datasets`` source; ``meta["line"]`` is the 1-based row number.
+    Rows without tokens are counted in ``report`` as they are skipped."""
     dataset = load_hf(source, split)
     columns = list(dataset.column_names)
     if tokens_field not in columns:
@@ -103,14 +118,17 @@ def read_hf(
     for row_number, row in enumerate(dataset, 1):
         tokens = row[tokens_field]
         if not isinstance(tokens, list) or not all(isinstance(t, str) and t and not t.isspace() for t in tokens):
-            raise NerError(f"row {row_number}: {tokens_field!r} must be a list of non-empty strings", path=source, line=row_number)
+            raise NerError(f"{tokens_field!r} must be a list of non-empty strings", path=source, line=row_number)
         tags = None
         if has_tags:
             raw = row[tags_field]
             if not isinstance(raw, list) or len(raw) != len(tokens):
                 raise NerError(f"{tags_field!r} must be a list as long as {tokens_field!r}", path=source, line=row_number)
             if names is not None:
-                tags = [names[t] for t in raw]
+                try:
+                    tags = named_tags(names, raw)
+                except ValueError as e:
+                    raise NerError(str(e), path=source, line=row_number) from None
             elif all(isinstance(t, str) for t in raw):
                 tags = raw
             else:
@@ -123,6 +141,8 @@ def read_hf(
                     raise NerError(str(e), path=source, line=row_number) from None
         if tokens:
             yield Sentence(tokens=tokens, tags=tags, meta={"source": source, "line": row_number})
+        elif report is not None:
+            report.skip(EMPTY_RECORDS)
 
 
 def fingerprint(source: str, split: str | None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from ..errors import NerError
 from ..schemes import check_tag
 from ..sentence import Sentence
 from .files import numbered_lines
+from .spans import EMPTY_RECORDS, ReadReport
 from .strict_json import JsonError, loads
 
 _SPACE = re.compile(r"\s")
@@ -41,9 +42,11 @@ def token_list(obj: dict[str, Any], key: str = "tokens") -> list[str]:
     return tokens
 
 
-def read_jsonl_sentences(path: str, *, encoding: str = "utf-8", require_tags: bool = True) -> Iterator[Sentence]:
+def read_jsonl_sentences(path: str, *, encoding: str = "utf-8", require_tags: bool = True,
+                         report: ReadReport | None = None) -> Iterator[Sentence]:
     """Stream labelled sentences from a JSON-lines file (``tokens`` and ``tags``, or ``ner_tags``
-    holding strings as ``datasets``' ``to_json`` writes them); blank lines are skipped."""
+    holding strings as ``datasets``' ``to_json`` writes them); blank lines are skipped, and records
+    without tokens counted in ``report`` as they are skipped."""
     for lineno, line in numbered_lines(path, encoding):
         if not line.strip():
             continue
@@ -65,6 +68,8 @@ def read_jsonl_sentences(path: str, *, encoding: str = "utf-8", require_tags: bo
         except ValueError as e:
             raise NerError(str(e), path=path, line=lineno) from None
         if not tokens:
+            if report is not None:
+                report.skip(EMPTY_RECORDS)
             continue
         meta = {"source": path, "line": lineno}
         yield Sentence(tokens=tokens, tags=tags, meta=meta)

@@ -41,6 +41,9 @@ class SpanError(ValueError):
         self.indexes = indexes
 
 
+EMPTY_RECORDS = "records without tokens skipped"  # the one reason every reader gives for them
+
+
 @dataclass
 class ReadReport:
     """What reading a source changed or skipped, for the one-line summary a command prints:
