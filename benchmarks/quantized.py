@@ -47,7 +47,7 @@ def run(data: Path, model: Path | None = None, rounds: int = 7) -> dict:
     test = list(read_source(str(data / "test.txt")))
     models = {"float32": load_model(directory), "int8": load_model(directory, quantize=True)}
     gold = [s.tags for s in test]
-    f1 = {name: entity_scores(gold, [p.spans for p in Predictor(m).predict(test)])["micro"]["f1"] for name, m in models.items()}
+    f1 = {name: entity_scores(gold, [p.spans for p in Predictor(m).predict(test)]).micro.f1 for name, m in models.items()}
     encoded = EncodedCorpus(test, models["float32"].vocab)
     batches = [encoded.batch(i) for i in length_batches(encoded.lengths, 256)]
     tokens = sum(encoded.lengths)

@@ -42,6 +42,6 @@ def evaluate(
     scores = evaluate_model(loaded, source, predictions_path=predictions, reader=reader, batch_size=batch_size, report=read)
     read_note(source, read.summary())
     if options.chosen_format(ctx, output_format, format_alias) == "json":
-        print(json.dumps(scores, indent=2))
+        print(json.dumps(scores.to_dict(), indent=2))
     else:
         console.print(scores_table(scores, f"{source}"))

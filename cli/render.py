@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from ner_bilstm.evaluation import Scores
 
 # markup=False: messages and tables carry user text (labels, paths, JSON keys), which must never be
 # read as rich markup; the few styled prefixes ask for markup explicitly and escape what they embed.
@@ -24,16 +29,16 @@ def label_styles(labels: list[str]) -> dict[str, str]:
     return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(sorted(labels))}
 
 
-def scores_table(scores: dict, title: str) -> Table:
+def scores_table(scores: Scores, title: str) -> Table:
     """Per-type and micro precision/recall/F1 as a table."""
-    table = Table(title=title, caption=f"{scores['mode']}; data scheme {scores['scheme'].upper()}")
+    table = Table(title=title, caption=f"{scores.mode}; data scheme {scores.scheme.upper()}")
     for name in ("type", "precision", "recall", "F1", "support"):
         table.add_column(name, justify="left" if name == "type" else "right")
-    for label, s in scores["types"].items():
-        table.add_row(label, f"{s['precision']:.2f}", f"{s['recall']:.2f}", f"{s['f1']:.2f}", str(s["support"]))
-    m = scores["micro"]
+    for label, s in scores.types.items():
+        table.add_row(label, f"{s.precision:.2f}", f"{s.recall:.2f}", f"{s.f1:.2f}", str(s.support))
+    m = scores.micro
     table.add_section()
-    table.add_row("micro", f"{m['precision']:.2f}", f"{m['recall']:.2f}", f"{m['f1']:.2f}", str(m["support"]), style="bold")
+    table.add_row("micro", f"{m.precision:.2f}", f"{m.recall:.2f}", f"{m.f1:.2f}", str(m.support), style="bold")
     return table
 
 

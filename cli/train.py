@@ -210,5 +210,5 @@ def train(
         return
     if not result.main:
         return
-    best = result.best_dev["micro"]
-    console.print(f"best dev F1 {best['f1']:.2f} at epoch {result.best_epoch}; {result.seconds:.0f} s; model in {result.output}")
+    best = result.best_dev.micro
+    console.print(f"best dev F1 {best.f1:.2f} at epoch {result.best_epoch}; {result.seconds:.0f} s; model in {result.output}")

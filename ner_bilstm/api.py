@@ -142,7 +142,7 @@ def evaluate(
     read with ``reader`` or the reader options as keywords (``split="test"``, ``token_col=0``, ...)."""
     loaded = model.loaded if isinstance(model, Tagger) else load_model(model, device=device)  # a Tagger stays where it is
     options = _reader_options(reader, reader_options)
-    return Scores.from_dict(evaluate_model(loaded, str(source), predictions_path=predictions, reader=options, batch_size=batch_size))
+    return evaluate_model(loaded, str(source), predictions_path=predictions, reader=options, batch_size=batch_size)
 
 
 def report(

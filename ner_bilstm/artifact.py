@@ -124,7 +124,9 @@ def describe_model(directory: str | Path, loaded: LoadedModel | None = None) -> 
     """Describe a model directory, loading it (refused like ``load_model`` when anything is wrong)
     unless the caller has ``loaded`` it already."""
     loaded = loaded or load_model(directory)
-    best_dev_f1, test_f1 = read_scores(directory)
+    metrics = read_metrics(directory)
+    best_dev_f1 = metrics.dev.micro.f1 if metrics else None
+    test_f1 = metrics.test.micro.f1 if metrics and metrics.test else None
     return ModelDescription(loaded.record, sum(p.numel() for p in loaded.model.parameters()), loaded.vocab.labels.itos,
                             len(loaded.vocab.words), len(loaded.vocab.chars), best_dev_f1, test_f1)
 
@@ -197,20 +199,3 @@ def read_history(directory: str | Path) -> list[EpochRecord]:
             except ValueError as e:  # JsonError and UnicodeDecodeError included
                 raise NerError(f"malformed history record: {e}", path=str(path), line=lineno) from None
     return history
-
-
-def read_scores(directory: str | Path) -> tuple[float | None, float | None]:
-    """Best dev F1 and test F1 from metrics.json (None when absent)."""
-    path = Path(directory) / METRICS
-    if not path.is_file():
-        return None, None
-    metrics = read_json_file(path)
-    scores = []
-    for role in ("dev", "test"):
-        part = metrics.get(role) if isinstance(metrics, dict) else None
-        micro = part.get("micro") if isinstance(part, dict) else None
-        f1 = micro.get("f1") if isinstance(micro, dict) else None
-        if part is not None and (not isinstance(f1, (int, float)) or isinstance(f1, bool)):
-            raise NerError(f"{role}.micro.f1 is missing or not a number", path=str(path))
-        scores.append(f1)
-    return scores[0], scores[1]

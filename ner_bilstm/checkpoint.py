@@ -21,9 +21,8 @@ from .io.files import write_bytes
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "state.safetensors"
 CHECKPOINT_VERSION = 1
-# Training options a checkpoint may predate, with the values that behave as before they existed
+# Training options a checkpoint may predate, at the values that reproduce what it did
 # (with bigram_dim 0 the bigrams setting changes nothing).
-# Options added since a checkpoint was written, at the values that reproduce what it did.
 LEGACY_TRAINING = {"bigram_dim": 0, "average": 0.0, "input_format": "auto", "tokenize": "word", "label_map": "",
                    "doc_memory": "off", "memory_dim": 0, "bf16": "off", "locked_dropout": False,
                    "embed_lr": 1.0, "compose_vectors": False, "replace_mentions": 0.0}

@@ -78,19 +78,17 @@ class EntityCounts:
             both[t] = tuple(a + b for a, b in zip(both.get(t, (0, 0, 0)), c))  # type: ignore[assignment]
         return EntityCounts(both)
 
-    def scores(self, scheme: str) -> dict:
+    def scores(self, scheme: str) -> Scores:
         """The scores seqeval's ``classification_report`` gives for these counts (same float
-        operations), in ``entity_scores``'s form; ``scheme`` is the gold data's."""
-        def score(correct: int, predicted: int, gold: int) -> dict:
+        operations); ``scheme`` is the gold data's."""
+        def score(correct: int, predicted: int, gold: int) -> Score:
             precision = correct / predicted if predicted else 0.0
             recall = correct / gold if gold else 0.0
             f1 = 2.0 * precision * recall / (precision + recall) if precision + recall else 0.0
-            return {"precision": round(100 * precision, 2), "recall": round(100 * recall, 2), "f1": round(100 * f1, 2),
-                    "support": gold}
+            return Score(round(100 * precision, 2), round(100 * recall, 2), round(100 * f1, 2), gold)
 
         total = [sum(c[k] for c in self.by_type.values()) for k in range(3)]
-        return {"micro": score(*total), "types": {t: score(*c) for t, c in sorted(self.by_type.items())},
-                "scheme": scheme, "mode": SEQEVAL_MODE}
+        return Scores(score(*total), {t: score(*c) for t, c in sorted(self.by_type.items())}, scheme)
 
 
 class EntityScorer:
@@ -117,11 +115,9 @@ class EntityScorer:
         return EntityCounts({t: (c[0], c[1], c[2]) for t, c in found.items()})
 
 
-def entity_scores(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[Span]]) -> dict:
+def entity_scores(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[Span]]) -> Scores:
     """Micro and per-type precision/recall/F1 (percent) of predicted spans against gold tags, as
-    seqeval's default mode computes them (``EntityScorer``). Returns ``{"micro": {...}, "types":
-    {TYPE: {...}}, "scheme": ..., "mode": ...}``; each score dict has precision, recall, f1, support.
-    """
+    seqeval's default mode computes them (``EntityScorer``)."""
     scorer = EntityScorer(gold)
     return scorer.counts(range(len(gold)), predicted).scores(scorer.scheme)
 
@@ -152,12 +148,11 @@ def tag_source(
     return sentences, Predictor(loaded, batch_size).predict(sentences)
 
 
-def score_tagged(sentences: Sequence[Sentence], predicted: Sequence[Prediction]) -> dict:
+def score_tagged(sentences: Sequence[Sentence], predicted: Sequence[Prediction]) -> Scores:
     """``entity_scores`` of predictions against the sentences' gold tags, with the counts of
     sentences and tokens scored."""
     scores = entity_scores([s.tags for s in sentences], [p.spans for p in predicted])
-    scores.update(sentences=len(sentences), tokens=sum(len(s) for s in sentences))
-    return scores
+    return dataclasses.replace(scores, sentences=len(sentences), tokens=sum(len(s) for s in sentences))
 
 
 def evaluate_model(
@@ -168,13 +163,13 @@ def evaluate_model(
     reader: ReaderOptions | None = None,
     batch_size: int = 256,
     report: ReadReport | None = None,
-) -> dict:
+) -> Scores:
     """Tag the labelled ``source`` with a loaded model (``tag_source``) and score it; optionally
     write ``token gold predicted`` CoNLL lines (predictions in the data's scheme) to ``predictions_path``."""
     sentences, predicted = tag_source(loaded, source, reader=reader, batch_size=batch_size, report=report)
     scores = score_tagged(sentences, predicted)
     if predictions_path is not None:
-        scheme = scores["scheme"]
+        scheme = scores.scheme
 
         def write(tmp: str) -> None:
             with open(tmp, "w", encoding="utf-8") as f:

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .embeddings import EmbeddingCoverage
+
+if TYPE_CHECKING:
+    from .evaluation import Scores
 
 
 @dataclass(frozen=True)
@@ -104,9 +107,9 @@ class EpochEnded:
 
 @dataclass(frozen=True)
 class Tested:
-    """The best model's test scores (``evaluation.entity_scores``)."""
+    """The best model's test scores."""
 
-    scores: dict[str, Any]
+    scores: Scores
 
 
 Event = SeedStarted | DataLoaded | Resumed | EpochStarted | BatchDone | EpochEnded | Tested

@@ -75,7 +75,7 @@ def build_report(
         analysis = analyse((tags_to_spans(s.tags) for s in sentences), (p.spans for p in predicted), worst)
         separator = "" if loaded.record.tokenization == "char" else " "  # characters of Chinese text join without spaces
         shown = [_worst_sentence(sentences[e.index], predicted[e.index], e, separator) for e in analysis.worst]
-        report.source = SourceAnalysis(source, Scores.from_dict(scores), analysis, shown, read.summary() or "")
+        report.source = SourceAnalysis(source, scores, analysis, shown, read.summary() or "")
     return report
 
 

@@ -105,8 +105,8 @@ def _run_of(seed: int, directory: Path, result: TrainResult) -> SeedRun:
     test = result.test
     return SeedRun(
         seed, str(directory), result.best_epoch, len(result.history), result.seconds,
-        result.best_dev["micro"]["f1"], test["micro"]["f1"] if test else None,
-        {k: v["f1"] for k, v in result.best_dev["types"].items()}, {k: v["f1"] for k, v in test["types"].items()} if test else None,
+        result.best_dev.micro.f1, test.micro.f1 if test else None,
+        {k: v.f1 for k, v in result.best_dev.types.items()}, {k: v.f1 for k, v in test.types.items()} if test else None,
     )
 
 

@@ -52,7 +52,7 @@ class TrainingSetup:
     singleton_bigrams: torch.Tensor | None = None  # (bigrams,) bool, like ``singleton``
     average: AveragedModel | None = None  # the moving average of the weights (--average)
     # Distributed only: averages the embedding rows a step touched and hands its document-memory writes to the other processes.
-    step_sync: StepSync | None = None  # distributed training: the exchange besides DDP's all-reduce
+    step_sync: StepSync | None = None
     mentions: list[MentionGroup] = dataclasses.field(default_factory=list)  # what --replace-mentions swaps
 
     @property

@@ -26,7 +26,7 @@ from .devices import denormals_flushed, resolve_device
 from .distributed import World, close_world, init_world, joined
 from .doc_memory import document_units
 from .errors import NerError, TrainingInterrupted, first_line
-from .evaluation import EntityCounts, EntityScorer, entity_scores
+from .evaluation import EntityCounts, EntityScorer, Scores, entity_scores
 from .events import BatchDone, Callback, DataLoaded, EpochEnded, EpochRecord, EpochStarted, Resumed, Tested, ignore
 from .inference import Predictor
 from .io.files import atomic_write, make_folder, write_json
@@ -34,8 +34,8 @@ from .optimization import learning_rate, train_step
 from .record import ModelRecord
 from .setup import TrainingSetup, prepare
 
-# Options that may differ between an interrupted run and its resumption.
 STOP_CHECK = 8  # steps between the distributed processes' agreement on a stop request (Ctrl-C)
+# Options that may differ between an interrupted run and its resumption.
 RESUMABLE_CHANGES = ("epochs", "patience", "threads", "device", "eval_batch_size", "checkpoint_every")
 
 
@@ -45,8 +45,8 @@ class TrainResult:
 
     output: Path
     best_epoch: int
-    best_dev: dict[str, Any]
-    test: dict[str, Any] | None
+    best_dev: Scores
+    test: Scores | None
     history: list[EpochRecord] = field(default_factory=list)
     seconds: float = 0.0
     main: bool = True  # False in the other processes of a distributed run, which write nothing
@@ -240,17 +240,17 @@ class Run:
         state.total_loss, state.sentences, state.tokens = self.world.all_sum([state.total_loss, state.sentences, state.tokens])
         eval_start = time.perf_counter()
         scores = self.dev_counts(predictor, scorer).scores(scorer.scheme)
-        micro = scores["micro"]
-        improved = micro["f1"] > state.best_f1
+        micro = scores.micro
+        improved = micro.f1 > state.best_f1
         if improved:
-            state.best_f1, state.best_epoch, state.best_dev, state.bad_epochs = micro["f1"], epoch, scores, 0
+            state.best_f1, state.best_epoch, state.best_dev, state.bad_epochs = micro.f1, epoch, scores.to_dict(), 0
             if self.world.main:
                 save_model(self.output, self.setup.scored, self.setup.vocab, self.record)
         else:
             state.bad_epochs += 1
         seconds = max(state.train_seconds, 1e-9)
         record = EpochRecord(
-            epoch, round(state.total_loss / max(state.sentences, 1), 4), micro["precision"], micro["recall"], micro["f1"], lr,
+            epoch, round(state.total_loss / max(state.sentences, 1), 4), micro.precision, micro.recall, micro.f1, lr,
             round(state.train_seconds + time.perf_counter() - eval_start, 2), round(state.sentences / seconds, 1),
             round(state.tokens / seconds, 1), improved,
         )
@@ -287,9 +287,10 @@ class Run:
     def finish(self, state: LoopState) -> TrainResult:
         """Score the best model on test and write metrics.json (the main process only)."""
         history = [EpochRecord(**h) for h in state.history]
+        best_dev = Scores.from_dict(state.best_dev)  # the checkpoint keeps it as metrics.json does
         self.world.barrier()
         if not self.world.main:
-            return TrainResult(self.output, state.best_epoch, state.best_dev, None, history, round(self.elapsed(), 1), main=False)
+            return TrainResult(self.output, state.best_epoch, best_dev, None, history, round(self.elapsed(), 1), main=False)
         best = load_model(self.output, device=str(self.setup.device))  # and so checked: the directory loads
         test_scores = None
         if self.corpora.test is not None:
@@ -298,6 +299,7 @@ class Run:
             self.emit(Tested(test_scores))
         seconds = round(self.elapsed(), 1)
         write_json(self.output / METRICS, {
-            "best_epoch": state.best_epoch, "epochs_run": len(history), "dev": state.best_dev, "test": test_scores, "seconds": seconds,
+            "best_epoch": state.best_epoch, "epochs_run": len(history), "dev": state.best_dev,
+            "test": test_scores.to_dict() if test_scores else None, "seconds": seconds,
         })
-        return TrainResult(self.output, state.best_epoch, state.best_dev, test_scores, history, seconds)
+        return TrainResult(self.output, state.best_epoch, best_dev, test_scores, history, seconds)

@@ -33,7 +33,8 @@ def casing(token: str) -> int:
 
 
 class Vocab:
-    """A string <-> index map. Index 0 is padding and 1 the unknown entry when ``specials``."""
+    """A string <-> index map. One ``build`` with the default ``specials`` puts padding at index 0
+    and the unknown entry at 1."""
 
     def __init__(self, itos: Sequence[str]):
         self.itos = list(itos)

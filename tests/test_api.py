@@ -88,7 +88,7 @@ def test_train_and_evaluate_take_the_cli_options_and_return_results(corpus, tmp_
                               **{**TINY, "epochs": 2})
     assert epochs == [1, 2] and result.best_epoch in (1, 2) and result.test is not None
     scores = ner_bilstm.evaluate(tmp_path / "m", corpus["test"])
-    assert scores.micro.f1 == result.test["micro"]["f1"] and set(scores.types) == {"PER", "ORG", "LOC", "MISC"}
+    assert scores.micro.f1 == result.test.micro.f1 and set(scores.types) == {"PER", "ORG", "LOC", "MISC"}
     r = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "m"), str(corpus["test"]), "--format", "json"])
     assert json.loads(r.output) == scores.to_dict()
     summary = ner_bilstm.train(corpus["train"], corpus["dev"], tmp_path / "s", seeds=[1, 2], **{**TINY, "epochs": 1})

@@ -48,8 +48,8 @@ def test_scores_equal_seqevals_classification_report(case):
     gold, predicted = case
     ours = entity_scores(gold, predicted)
     micro, types = seqeval_report(gold, predicted)
-    assert ours["micro"] == micro
-    assert ours["types"] == types
+    assert ours.to_dict()["micro"] == micro
+    assert ours.to_dict()["types"] == types
 
 
 @settings(max_examples=100, deadline=None)
@@ -67,5 +67,5 @@ def test_counts_per_type():
     gold = [["B-PER", "I-PER", "O", "B-LOC"], ["S-ORG"]]
     counts = EntityScorer(gold).counts([0, 1], [[Span(0, 2, "PER"), Span(3, 4, "ORG")], []])
     assert counts.by_type == {"PER": (1, 1, 1), "LOC": (0, 0, 1), "ORG": (0, 1, 1)}
-    micro = counts.scores("bioes")["micro"]
-    assert (micro["precision"], micro["recall"], micro["support"]) == (50.0, 33.33, 3)
+    micro = counts.scores("bioes").micro
+    assert (micro.precision, micro.recall, micro.support) == (50.0, 33.33, 3)

@@ -352,7 +352,7 @@ MORE = {
     "info with metrics.json not JSON": model_dir(lambda d, m: (d / "m" / "metrics.json").write_text("{"), "info",
                                                  error="metrics.json: not valid JSON"),
     "info with a string F1": model_dir(edit_json("metrics.json", lambda x: x["dev"]["micro"].update(f1="high")), "info",
-                                       error="dev.micro.f1 is missing or not a number"),
+                                       error="metrics.json: key 'dev.micro.f1' has the wrong type"),
     "info with a malformed embeddings record": model_dir(edit_config(lambda c: c.update(embeddings={"dim": "big"})), "info",
                                                          error="key 'embeddings.dim' has the wrong type"),
     # convert and info on data

@@ -267,7 +267,7 @@ def test_lazy_training_streams_a_datasets_source_like_loading_it(hf_sources, tmp
         assert chars_a == chars_b
     result = train(load_config(overrides={**TINY, "epochs": 3, "lazy": True}), str(hf_sources["disk"]),
                    str(hf_sources["dev_conll"]), tmp_path / "lazy")
-    assert result.history[-1].loss < result.history[0].loss and result.best_dev["micro"]["f1"] > 30
+    assert result.history[-1].loss < result.history[0].loss and result.best_dev.micro.f1 > 30
     r = run("train", "--train", hf_sources["train_conll"], "--dev", hf_sources["dev_conll"], "--output", tmp_path / "x", "--lazy")
     assert r.exit_code == 1 and "--lazy reads a datasets source" in r.output
 

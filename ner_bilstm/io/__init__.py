@@ -94,7 +94,8 @@ def detect_format(path: str, encoding: str = "utf-8") -> str:
 @dataclass(frozen=True)
 class ReaderOptions:
     """How to read a labelled source, built once per command: the token and tag columns of a
-    CoNLL file, its text encoding, and the split and columns of a datasets source."""
+    CoNLL file, its text encoding, the split and columns of a datasets source, the format
+    (auto: detected), how annotation-tool texts are split into tokens, and the label map."""
 
     token_col: int = 0
     tag_col: int = -1
