@@ -122,3 +122,32 @@ def test_tokenizer_and_sentence_splitter():
         ["The", "U.S.", "economy", "grew", "3.5", "%", "in", "1996-08-22", "!"],
     ]
     assert [t for t, _, _ in tokenize("It's O'Neil's AT&T")] == ["It", "'s", "O'Neil", "'s", "AT&T"]
+
+
+def test_outputs_write_through_links_and_into_fifos_without_replacing_them(tmp_path):
+    """An output path that is a symbolic link or a FIFO (or a device: /dev/null) must stay what
+    it is: renaming the finished file over it would replace a device with a regular file."""
+    import os
+    import stat
+    import threading
+
+    from ner_bilstm.io.files import output_stream, write_json
+
+    (tmp_path / "real").mkdir()
+    link = tmp_path / "link.json"
+    link.symlink_to(tmp_path / "real" / "target.json")
+    write_json(link, {"a": 1})
+    assert link.is_symlink() and json.loads((tmp_path / "real" / "target.json").read_text()) == {"a": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "real"]  # no temporary left beside the link
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    with output_stream(fifo) as stream:
+        stream.write("through the pipe\n")
+    reader.join(timeout=30)
+    assert received == ["through the pipe\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    with pytest.raises(NerError, match="cannot write: is a directory"):
+        write_json(tmp_path / "real", {})

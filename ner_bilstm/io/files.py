@@ -6,6 +6,7 @@ import codecs
 import contextlib
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -98,10 +99,26 @@ def current_umask() -> int:
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """A temporary file's path beside ``path``: when the block succeeds the file is fsynced and
-    renamed over ``path``; when it fails it is removed. Readers never see a partial file."""
+    renamed over ``path``; when it fails it is removed. Readers never see a partial file.
+
+    A symbolic link keeps pointing where it did: its target is replaced. A device or a FIFO
+    (``/dev/null``, a named pipe) is written in place, as a shell redirection writes it: renaming a
+    file over it would put a regular file where the device was."""
     path = os.fspath(path)
+    target = os.path.realpath(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(os.path.abspath(path)))
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as e:
+        raise NerError(f"cannot write: {e.strerror or e}", path=path) from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise NerError("cannot write: is a directory", path=path)
+    if mode is not None and not stat.S_ISREG(mode):
+        yield path
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", dir=os.path.dirname(target))
         os.close(fd)
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 would keep a model from its other users
     except OSError as e:
@@ -111,7 +128,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         try:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
-            os.replace(tmp, path)
+            os.replace(tmp, target)
         except OSError as e:
             raise NerError(f"cannot write: {e.strerror or e}", path=path) from None
     finally:
