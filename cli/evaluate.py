@@ -30,7 +30,7 @@ def evaluate(
     encoding: str = options.ENCODING,
     input_format: options.SOURCE_FORMAT = options.SOURCE,
     tokenize: options.TOKENIZE = options.TOKENIZE_OPTION,
-    batch_size: int = typer.Option(256, help="Sentences per batch."),
+    batch_size: int = typer.Option(256, min=1, help="Sentences per batch."),
     device: options.DEVICE_CHOICE = options.DEVICE,
 ) -> None:
     """Score a model on labelled data (seqeval, entity level, the data's own scheme)."""

@@ -97,7 +97,7 @@ def predict(
     min_score: float = typer.Option(0.0, "--min-score", help="Drop entities whose probability is lower."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad input line (exit 1) instead of writing an error record."),
     batch_size: int = typer.Option(256, help="Sentences per batch."),
-    threads: int = typer.Option(0, help="CPU threads for torch (0 = its default)."),
+    threads: int = typer.Option(0, min=0, help="CPU threads for torch (0 = its default)."),
     device: options.DEVICE_CHOICE = options.DEVICE,
     quantize: bool = typer.Option(False, "--quantize", help="Run the LSTM and linear layers in int8 (torch's int8 kernels, activations "
                                   "quantised on the fly; CPU only, the CRF stays float32)."),

@@ -85,7 +85,10 @@ def load_model(directory: str | Path, device: str = "cpu", quantize: bool = Fals
     check_shapes(record, vocab, read_header(wpath), wpath)
     model = build_tagger(record, vocab)
     load_weights(model, wpath)
-    target = resolve_device(device) if device in DEVICES else torch.device(device)
+    try:
+        target = resolve_device(device) if device in DEVICES else torch.device(device)
+    except RuntimeError:
+        raise NerError(f"unknown device {device!r}: auto, cpu, cuda or cuda:N") from None
     if quantize and device == "auto":
         target = torch.device("cpu")  # int8 kernels are CPU kernels: auto means the CPU here
     if quantize and target.type != "cpu":

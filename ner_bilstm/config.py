@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -155,7 +156,7 @@ class TrainConfig:
             if getattr(self, key) not in choices:
                 raise NerError(f"{key} must be one of {', '.join(choices)}, not {getattr(self, key)!r}", path=source)
         for key in ("layers", "hidden", "word_dim", "char_dim", "char_filters", "char_hidden", "casing_dim",
-                    "epochs", "heads", "min_freq", "max_word_chars", "eval_batch_size"):
+                    "epochs", "patience", "heads", "min_freq", "max_word_chars", "eval_batch_size"):
             if getattr(self, key) < 1:
                 raise NerError(f"{key} must be at least 1, not {getattr(self, key)}", path=source)
         if self.batch_size < 0:
@@ -172,10 +173,16 @@ class TrainConfig:
             raise NerError(f"bigram_dim must be at least 1 with bigrams on (0 turns them off), not {self.bigram_dim}", path=source)
         if not 0 <= self.seed <= MAX_SEED:
             raise NerError(f"seed must be from 0 to {MAX_SEED:,}, not {self.seed:,}", path=source)
-        if self.lr <= 0:
-            raise NerError(f"lr must be positive, not {self.lr}", path=source)
-        if self.embed_lr < 0:
-            raise NerError(f"embed_lr must not be negative, not {self.embed_lr}", path=source)
+        if not 0 < self.lr < math.inf:
+            raise NerError(f"lr must be a positive number, not {self.lr}", path=source)
+        for key in ("embed_lr", "lr_decay", "weight_decay", "clip"):
+            if not 0 <= getattr(self, key) < math.inf:
+                raise NerError(f"{key} must be a number of at least 0, not {getattr(self, key)}", path=source)
+        if not 0 <= self.momentum < 1:
+            raise NerError(f"momentum must be in [0, 1), not {self.momentum}", path=source)
+        for key in ("threads", "checkpoint_every"):
+            if getattr(self, key) < 0:
+                raise NerError(f"{key} must be at least 0, not {getattr(self, key)}", path=source)
         try:
             parse_label_map(self.label_map)
         except ValueError as e:

@@ -79,6 +79,9 @@ class Predictor:
     """
 
     def __init__(self, loaded: LoadedModel, batch_size: int = 256, nbest: int = 0, min_score: float = 0.0):
+        if batch_size < 1 or nbest < 0 or not 0.0 <= min_score <= 1.0:
+            raise ValueError(f"batch_size must be at least 1, nbest at least 0 and min_score in [0, 1]; "
+                             f"got {batch_size}, {nbest}, {min_score}")
         self.loaded = loaded
         self.model = loaded.model
         self.labels = loaded.vocab.labels.itos

@@ -231,7 +231,15 @@ def test_version_and_usage_errors_are_one_line_with_exit_2():
     for args, said in (([*train, "--head", "bogus"], "'--head': 'bogus' is not one of 'crf', 'softmax'"),
                        ([*train, "--hidden", "0"], "--hidden: hidden must be at least 1"),
                        ([*train, "--batch-size", "-1"], "--batch-size: batch_size must be at least 1 (or 0 for auto)"),
-                       ([*train, "--embed-lr", "-0.5"], "--embed-lr: embed_lr must not be negative"),
+                       ([*train, "--embed-lr", "-0.5"], "--embed-lr: embed_lr must be a number of at least 0, not -0.5"),
+                       ([*train, "--lr", "nan"], "--lr: lr must be a positive number, not nan"),
+                       ([*train, "--clip", "inf"], "--clip: clip must be a number of at least 0, not inf"),
+                       ([*train, "--lr-decay", "-1"], "--lr-decay: lr_decay must be a number of at least 0"),
+                       ([*train, "--momentum", "1"], "--momentum: momentum must be in [0, 1), not 1.0"),
+                       ([*train, "--patience", "0"], "--patience: patience must be at least 1, not 0"),
+                       ([*train, "--threads", "-1"], "--threads: threads must be at least 0, not -1"),
+                       (["predict", "--model", "m", "--threads", "-1"], "'--threads': Input should be greater than or equal to 0"),
+                       (["evaluate", "--model", "m", "x", "--batch-size", "0"], "'--batch-size': Input should be greater than"),
                        (["evaluate", "--bogus"], "No such option: --bogus"),
                        (["predict", "--model", "m", "--output-format", "xml"], "'xml' is not one of")):
         p = subprocess.run([EXE, *args], capture_output=True, text=True)
