@@ -9,6 +9,7 @@ import typer
 
 from ner_bilstm.evaluation import evaluate_model
 from ner_bilstm.io import ReadReport
+from ner_bilstm.io.files import same_file
 
 from . import options
 from .render import console, read_note, scores_table
@@ -36,6 +37,8 @@ def evaluate(
     """Score a model on labelled data (seqeval, entity level, the data's own scheme)."""
     from ner_bilstm.artifact import load_model  # here, not at the top: torch loads only for commands that need it
 
+    if predictions is not None and same_file(source, predictions):
+        raise typer.BadParameter(f"{predictions} is the labelled data, which writing would replace", param_hint="--predictions")
     loaded = load_model(model, device=device.value)
     reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field, input_format, tokenize)
     read = ReadReport()

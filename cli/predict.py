@@ -11,7 +11,7 @@ import typer
 from rich.text import Text
 
 from ner_bilstm.errors import NerError
-from ner_bilstm.io.files import make_folder, output_stream
+from ner_bilstm.io.files import make_folder, output_stream, same_file
 
 from . import options
 from .render import console, err_console, label_styles
@@ -83,6 +83,11 @@ class Sink:
             self.page.close()
 
 
+# The file --output-dir writes for an input, by format (brat's .ann goes beside its .txt).
+OUTPUT_SUFFIX = {"jsonl": ".jsonl", "conll": ".conll", "pretty": ".txt", "html": ".html", "doccano": ".jsonl", "prodigy": ".jsonl",
+                 "label-studio": ".json", "brat": ".txt"}
+
+
 def predict(
     files: list[str] | None = typer.Argument(None, help="Files to tag; none or '-' reads stdin."),
     model: Path = typer.Option(..., "--model", "-m", help="Model directory."),
@@ -118,6 +123,14 @@ def predict(
         raise typer.BadParameter("brat output is a .txt and an .ann file per input file: give --output-dir", param_hint="--output-format")
     if nbest < 0 or batch_size < 1 or not 0.0 <= min_score <= 1.0:
         raise typer.BadParameter("--nbest must be >= 0, --batch-size >= 1 and --min-score in [0, 1]")
+    paths = files or ["-"]
+    if output_dir is not None and (len({Path(p).name for p in paths}) != len(paths) or "-" in paths):
+        raise typer.BadParameter("needs input files with distinct names (not stdin)", param_hint="--output-dir")
+    for path in paths:
+        target = output if output_dir is None else output_dir / (Path(path).stem + OUTPUT_SUFFIX[fmt])
+        if path != "-" and target is not None and same_file(path, target):
+            raise typer.BadParameter(f"{target} is the input file {path}, which writing would replace",
+                                     param_hint="--output" if output_dir is None else "--output-dir")
     # Here, not at the top: torch loads only for commands that need it.
     import torch
 
@@ -134,11 +147,8 @@ def predict(
     predictor = Predictor(loaded, batch_size, nbest=nbest, min_score=min_score)
     styles = label_styles(entity_types(loaded.vocab.labels.itos))
     reader = options.reader(encoding=encoding, split=split, tokens_field=tokens_field)
-    paths = files or ["-"]
     if output_dir is not None:
         make_folder(output_dir)
-        if len({Path(p).name for p in paths}) != len(paths) or "-" in paths:
-            raise typer.BadParameter("needs input files with distinct names (not stdin)", param_hint="--output-dir")
     started, counts = time.perf_counter(), [0, 0]
 
     def tag_into(sink: Sink, path: str) -> None:
@@ -155,16 +165,12 @@ def predict(
     if fmt == "brat":
         with BratFolder(output_dir) as folder:
             for path in paths:
-                if (output_dir / (Path(path).stem + ".txt")).resolve() == Path(path).resolve():
-                    raise NerError("brat output would overwrite this input file: choose another --output-dir", path=path)
                 folder.open_document(Path(path).stem)
                 tag_into(Sink(fmt, folder), path)
             folder.close()
     elif output_dir is not None:
-        suffix = {"jsonl": ".jsonl", "conll": ".conll", "pretty": ".txt", "html": ".html", "doccano": ".jsonl", "prodigy": ".jsonl",
-                  "label-studio": ".json"}[fmt]
         for path in paths:
-            with output_stream(output_dir / (Path(path).stem + suffix)) as out:
+            with output_stream(output_dir / (Path(path).stem + OUTPUT_SUFFIX[fmt])) as out:
                 sink = Sink(fmt, out, with_tags, styles)
                 tag_into(sink, path)
                 sink.close()

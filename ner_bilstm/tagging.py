@@ -91,6 +91,8 @@ def read_documents(
         for sentence in read_hf(path, split=reader.split, tokens_field=reader.tokens_field, require_tags=False):
             yield Document(sentence.meta["line"], [sentence], fields={"tokens": sentence.tokens})
         return
+    if input_format == "auto" and detect_input_format(path, None) == "conll":  # by its name: .conll, .iob, ...
+        input_format = "conll"
     if input_format == "conll":
         for sentence in read_conll(path, encoding=encoding, require_tags=False):
             yield Document(sentence.meta["line"], [sentence])
@@ -106,8 +108,6 @@ def read_documents(
                 first = raw.decode(encoding, errors="replace")
                 break
         input_format = detect_input_format(path, first)
-        if input_format == "conll":
-            raise NerError("CoNLL input is only detected by extension; pass --input-format conll", path=path)
         lines = chain(buffered, lines)
     if input_format == "jsonl":
         yield from _jsonl_documents(lines, encoding, tokenization)

@@ -369,6 +369,12 @@ MORE = {
                                              error="in.jsonl:1: \"p\": Infinity is not a JSON number"),
     "rich markup in a JSON key": Case(["info", "{d}/in.jsonl"], {"in.jsonl": '{"tokens": ["a"], "tags": ["O"], "[/x]": NaN}\n'},
                                       error='in.jsonl:1: "[/x]": NaN is not a JSON number'),
+    "predict onto its own input": Case(["predict", "--model", "{model}", "{d}/in.txt", "--output", "{d}/in.txt"],
+                                       {"in.txt": "Anna Berg\n"}, error="in.txt is the input file", code=2),
+    "predict --output-dir onto its own input": Case(["predict", "--model", "{model}", "{d}/in.jsonl", "--output-dir", "{d}"],
+                                                    {"in.jsonl": '{"text": "Anna Berg"}\n'}, error="in.jsonl is the input file", code=2),
+    "evaluate --predictions onto the gold data": Case(["evaluate", "--model", "{model}", "{d}/in.txt", "--predictions", "{d}/in.txt"],
+                                                      {"in.txt": GOOD}, error="in.txt is the labelled data", code=2),
     "convert into a place the system refuses": Case(["convert", "{d}/in.txt", "/proc/out.txt"], {"in.txt": GOOD},
                                                     error="/proc/out.txt: cannot write: No such file or directory"),
     "convert to brat under a file": Case(["convert", "{d}/in.txt", "{d}/in.txt/b", "--output-format", "brat"], {"in.txt": GOOD},
@@ -444,6 +450,10 @@ def test_hostile_input(name, tiny_model, tmp_path):
         assert case.error in lines[0], lines[0]
         for partial in ("out", "out.jsonl", "out.txt"):
             assert not (tmp_path / partial).exists(), f"partial output {partial} left behind"
+        if isinstance(case.files, dict):  # a refused command leaves its inputs as they were
+            for filename, content in case.files.items():
+                data = content.encode("utf-8") if isinstance(content, str) else content
+                assert (tmp_path / filename).read_bytes() == data, f"{filename} changed"
     else:
         assert p.returncode == 0, stderr[-3000:]
         if case.expect:

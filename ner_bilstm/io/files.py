@@ -136,6 +136,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
             os.unlink(tmp)
 
 
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether paths ``a`` and ``b`` name one existing file (through links, and hard links too)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def make_folder(path: str | os.PathLike) -> None:
     """Create the folder ``path`` (and its parents) unless it exists; NerError when it cannot."""
     try:
