@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -108,12 +109,18 @@ def usage_error(e: Exception) -> int:
     return getattr(e, "exit_code", 2)
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    """SIGTERM as Ctrl-C: the command unwinds (a half-written --output file is removed) and exits 130."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Run the app, then leave without the interpreter's teardown: unloading torch takes
     ~0.3 s, a sixth of tagging the CoNLL-2003 test set. Everything is flushed first, and
     files the commands write are closed (and renamed into place) before they return."""
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")  # JSON, CoNLL and tables go out as UTF-8, whatever the locale says
+    signal.signal(signal.SIGTERM, _terminated)  # train installs its own while it trains (a checkpoint, then 130)
     try:
         result = app(standalone_mode=False)  # usage errors come back here, to be told in one line
         code = result if isinstance(result, int) else 0

@@ -116,6 +116,24 @@ def test_ctrl_c_stops_cleanly_with_whole_lines(tiny_model, tmp_path):
     assert [json.loads(x)["id"] for x in lines] == list(range(len(lines)))
 
 
+@pytest.mark.skipif(os.name != "posix", reason="signals")
+def test_sigterm_exits_130_and_leaves_no_partial_output_file(tiny_model, tmp_path):
+    """A slow input (a FIFO held open): SIGTERM while predict waits for more must exit 130, like
+    Ctrl-C, and leave neither --output nor its temporary file behind."""
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([EXE, "predict", "--model", str(tiny_model), str(fifo), "--output", str(tmp_path / "out.jsonl")],
+                            stderr=subprocess.PIPE)
+    with fifo.open("w") as writer:
+        writer.write('{"text": "Anna Berg"}\n')
+        writer.flush()
+        time.sleep(3)  # torch imported, the model loaded, the line read: predict waits for the next
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and b"Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fifo"]
+
+
 def test_nbest_and_min_score(tiny_model):
     p = subprocess.run([EXE, "predict", "--model", str(tiny_model), "--nbest", "3"],
                        input='{"text": "Anna Berg visited Paris."}\n', capture_output=True, text=True, timeout=120)
