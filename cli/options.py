@@ -10,7 +10,9 @@ import typer
 
 from ner_bilstm.config import CHOICES, TrainConfig
 from ner_bilstm.conversion import FORMATS
+from ner_bilstm.errors import NerError
 from ner_bilstm.io import INPUT_FORMATS, SOURCE_FORMATS, ReaderOptions
+from ner_bilstm.io.files import check_encoding
 from ner_bilstm.io.spans import TOKENIZERS
 from ner_bilstm.label_map import parse_label_map
 from ner_bilstm.schemes import SCHEMES as SCHEME_NAMES
@@ -103,6 +105,11 @@ def reader(token_col: int = 0, tag_col: int = -1, encoding: str = "utf-8", split
     """The command's reader options, from its parsed command-line values."""
     def plain(v: Enum | str) -> str:
         return v.value if isinstance(v, Enum) else v
+
+    try:
+        check_encoding(encoding)
+    except NerError as e:
+        raise typer.BadParameter(e.message, param_hint="--encoding") from None
 
     return ReaderOptions(token_col, tag_col, encoding, split, tokens_field, tags_field, plain(input_format), plain(tokenize),
                          label_map)

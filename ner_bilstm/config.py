@@ -12,6 +12,7 @@ import tomllib
 
 from .errors import NerError
 from .io import SOURCE_FORMATS
+from .io.files import check_encoding
 from .io.spans import TOKENIZERS
 from .label_map import parse_label_map
 
@@ -183,6 +184,10 @@ class TrainConfig:
         for key in ("threads", "checkpoint_every"):
             if getattr(self, key) < 0:
                 raise NerError(f"{key} must be at least 0, not {getattr(self, key)}", path=source)
+        try:
+            check_encoding(self.encoding)
+        except NerError as e:
+            raise NerError(f"encoding must name a text encoding that lines can be read in ({e.message})", path=source) from None
         try:
             parse_label_map(self.label_map)
         except ValueError as e:

@@ -274,7 +274,7 @@ MORE = {
                                                   {"in.txt": "Anna Berg\nParis \\ud800 nice\n"},
                                                   error="in.txt:2: decodes to an unpaired surrogate \\ud800 at character 7"),
     "a codec that is not a text encoding": Case(["predict", "--model", "{model}", "{d}/in.txt", "--encoding", "rot13"],
-                                                {"in.txt": "Anna Berg\n"}, error="'rot13' is not a text encoding"),
+                                                {"in.txt": "Anna Berg\n"}, error="'rot13' is not a text encoding", code=2),
     "a 4,093-label model under the memory limit": Case(["predict", "--model", "{d}/m"], many_labels,
                                                        stdin=b'{"text": "Anna Berg visited Paris ."}\n', expect='"entities": ['),
     "CoNLL input in latin-1": Case(["predict", "--model", "{model}", "{d}/in.conll", "--input-format", "conll"],
@@ -296,7 +296,11 @@ MORE = {
                                          error="'iob3' is not one of", code=2),
     "embeddings holding NaN": Case(*train_case({"vec.txt": "anna 0.1 0.2\nparis nan 0.3\n"}, "--embeddings", "{d}/vec.txt"),
                                    error="vec.txt:2: a value is NaN or too large for float32"),
-    "unknown encoding": Case(*train_case({}, "--encoding", "utf-99"), error="unknown encoding 'utf-99'"),
+    "unknown encoding": Case(*train_case({}, "--encoding", "utf-99"), error="--encoding: encoding must name a text encoding that "
+                             "lines can be read in (unknown encoding 'utf-99')", code=2),
+    "predict in UTF-16": Case(["predict", "--model", "{model}", "{d}/in.txt", "--encoding", "utf-16"],
+                              {"in.txt": "Anna Berg\nParis\n".encode("utf-16")},
+                              error="'utf-16' does not write a line break as the byte \\n", code=2),
     # model directories: refused before anything is allocated
     "config: hidden 10^8": model_dir(edit_model(hidden=10**8), error="config.json: hidden must be at most 8,192"),
     "config: char_filters 10^7": model_dir(edit_model(char_filters=10**7), error="char_filters must be at most 4,096"),
@@ -383,7 +387,7 @@ MORE = {
                                                     "--output", "{d}/train.txt/m", "--epochs", "1"], {"train.txt": GOOD},
                                                    error="train.txt/m: cannot create the folder: Not a directory"),
     "info on a base64 encoding": Case(["info", "{d}/in.txt", "--encoding", "base64"], {"in.txt": GOOD},
-                                      error="'base64' is not a text encoding"),
+                                      error="--encoding: 'base64' is not a text encoding", code=2),
     "info on binary junk": Case(["info", "{d}/in.txt"], {"in.txt": bytes(range(128, 256))}, error="in.txt:1: not valid utf-8 text"),
     # the Python library
     "API: load_model of an inflated directory": api('from ner_bilstm.artifact import load_model\nload_model("{d}/m")',

@@ -42,14 +42,18 @@ def numbered_raw_lines(path: str) -> Iterator[tuple[int, bytes]]:
 
 
 def check_encoding(encoding: str) -> None:
-    """Refuse, once and before any line is read, an encoding name Python does not know or one
-    that does not turn bytes into text (base64, rot13, ...)."""
+    """Refuse, once and before any line is read, an encoding name Python does not know, one
+    that does not turn bytes into text (base64, rot13, ...), or one whose line break is not the
+    byte \\n (UTF-16, UTF-32, EBCDIC): files are split into lines as bytes."""
     try:
         info = codecs.lookup(encoding)
     except LookupError:
         raise NerError(f"unknown encoding {encoding!r}") from None
     if not getattr(info, "_is_text_encoding", True):
         raise NerError(f"{encoding!r} is not a text encoding")
+    if info.encode("\n")[0] != b"\n" or info.encode("a\n")[0] != b"a\n":
+        raise NerError(f"{encoding!r} does not write a line break as the byte \\n, so its lines cannot be read; "
+                       f"convert the file to UTF-8 (iconv -f {encoding} -t utf-8)")
 
 
 def decode_line(raw: bytes, encoding: str) -> str:
