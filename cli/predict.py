@@ -93,8 +93,8 @@ def predict(
     model: Path = typer.Option(..., "--model", "-m", help="Model directory."),
     input_format: options.INPUT_FORMAT = typer.Option("auto", "--input-format",
                                                       help="Format of the input (auto: from the name or the first line)."),
-    output_format: options.PREDICT_FORMAT | None = typer.Option(None, "--output-format",
-                                                               help="Format to write (default: pretty on a terminal, else jsonl)."),
+    output_format: options.PREDICT_FORMAT | None = typer.Option(
+        None, "--output-format", help="Format to write (default: pretty on a terminal, else jsonl; jsonl with --nbest or --with-tags)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     output_dir: Path | None = typer.Option(None, "--output-dir", help="Write one output file per input file into this folder."),
     with_tags: bool = typer.Option(False, "--with-tags", help="Add tokens and tags to JSON output."),
@@ -118,11 +118,16 @@ def predict(
     if output is not None and output_dir is not None:
         raise typer.BadParameter("give --output or --output-dir, not both", param_hint="--output-dir")
     terminal = output is None and output_dir is None and sys.stdout.isatty()
-    fmt = output_format.value if output_format else ("pretty" if terminal else "jsonl")
+    # A terminal gets the pretty view, unless what was asked for (--nbest, --with-tags) needs JSON lines.
+    fmt = output_format.value if output_format else ("pretty" if terminal and not (nbest or with_tags) else "jsonl")
     if fmt == "brat" and output_dir is None:
         raise typer.BadParameter("brat output is a .txt and an .ann file per input file: give --output-dir", param_hint="--output-format")
     if nbest < 0 or batch_size < 1 or not 0.0 <= min_score <= 1.0:
         raise typer.BadParameter("--nbest must be >= 0, --batch-size >= 1 and --min-score in [0, 1]")
+    for flag, asked in (("--nbest", nbest > 0), ("--with-tags", with_tags)):
+        if asked and fmt != "jsonl":  # only a JSON record has a place for them
+            raise typer.BadParameter(f"{flag} adds fields to JSON lines; --output-format {fmt} has no place for them",
+                                     param_hint=flag)
     paths = files or ["-"]
     if output_dir is not None and (len({Path(p).name for p in paths}) != len(paths) or "-" in paths):
         raise typer.BadParameter("needs input files with distinct names (not stdin)", param_hint="--output-dir")
