@@ -247,6 +247,7 @@ def hostile_api_lines(d: Path, model: Path) -> None:
 
 MORE = {
     # predict: a hostile JSON line is one error record, and the stream goes on
+    "a key twice in one JSON line": stream(b'{"id": 2, "text": "Anna", "text": "Berg"}', 'the key "text" appears twice'),
     "JSON line nested 100,000 levels deep": stream(b'{"id": 2, "x": ' + DEEP + b"}", "nested deeper than 128 levels"),
     "lone surrogate escape in the text": stream(b'{"id": 2, "text": "Paris \\ud800 nice"}', "unpaired surrogate \\ud800"),
     "lone surrogate escape in a pass-through key": stream(b'{"id": 2, "\\udfff": 1, "text": "a"}', "unpaired surrogate in a key"),

@@ -79,8 +79,19 @@ def _plain_float(text: str) -> float:
     return value
 
 
-_EXACT = json.JSONDecoder(parse_int=_exact_int, parse_float=_exact_float, parse_constant=_NonFinite)
-_PLAIN = json.JSONDecoder(parse_int=_plain_int, parse_float=_plain_float, parse_constant=_NonFinite)
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are distinct: with a key twice, json keeps the last value and drops
+    the first without a word."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise JsonError(f"the key {_show(twice)} appears twice in one object")
+    return obj
+
+
+_EXACT = json.JSONDecoder(parse_int=_exact_int, parse_float=_exact_float, parse_constant=_NonFinite, object_pairs_hook=_object)
+_PLAIN = json.JSONDecoder(parse_int=_plain_int, parse_float=_plain_float, parse_constant=_NonFinite, object_pairs_hook=_object)
 
 
 def _show(key: str) -> str:
