@@ -36,6 +36,7 @@ def evaluate(
 ) -> None:
     """Score a model on labelled data (seqeval, entity level, the data's own scheme)."""
     from ner_bilstm.artifact import load_model  # here, not at the top: torch loads only for commands that need it
+    from ner_bilstm.inference import entity_types
 
     if predictions is not None and same_file(source, predictions):
         raise typer.BadParameter(f"{predictions} is the labelled data, which writing would replace", param_hint="--predictions")
@@ -44,6 +45,10 @@ def evaluate(
     read = ReadReport()
     scores = evaluate_model(loaded, source, predictions_path=predictions, reader=reader, batch_size=batch_size, report=read)
     read_note(source, read.summary())
+    unknown = scores.unknown(entity_types(loaded.vocab.labels.itos))
+    if unknown:
+        listed = ", ".join(f"{label} {n}" for label, n in unknown.items())
+        read_note(source, f"entity types the model was not trained on ({listed}); they count as misses")
     if options.chosen_format(ctx, output_format, format_alias) == "json":
         print(json.dumps(scores.to_dict(), indent=2))
     else:

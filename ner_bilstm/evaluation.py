@@ -48,6 +48,11 @@ class Scores:
         return cls(Score(**d["micro"]), {k: Score(**v) for k, v in d["types"].items()}, d["scheme"], d["mode"],
                    d.get("sentences"), d.get("tokens"))
 
+    def unknown(self, types: Sequence[str]) -> dict[str, int]:
+        """Gold entities per type outside ``types`` (a model's): it can never predict them, so
+        they count as misses."""
+        return {t: s.support for t, s in self.types.items() if t not in types and s.support}
+
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         return {k: v for k, v in out.items() if v is not None}

@@ -87,6 +87,8 @@ def read_documents(
     encoding = reader.encoding
     if input_format not in INPUT_FORMATS:
         raise NerError(f"unknown input format {input_format!r}; choose one of {', '.join(INPUT_FORMATS)}")
+    if input_format == "hf" and (path == "-" or not is_hf_source(path)):
+        raise NerError("not a datasets source (a save_to_disk folder, parquet or arrow files, hf:NAME)", path=path)
     if input_format in ("auto", "hf") and path != "-" and is_hf_source(path):
         for sentence in read_hf(path, split=reader.split, tokens_field=reader.tokens_field, require_tags=False):
             yield Document(sentence.meta["line"], [sentence], fields={"tokens": sentence.tokens})

@@ -151,3 +151,21 @@ def test_outputs_write_through_links_and_into_fifos_without_replacing_them(tmp_p
     assert received == ["through the pipe\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
     with pytest.raises(NerError, match="cannot write: is a directory"):
         write_json(tmp_path / "real", {})
+
+
+def test_a_label_map_entry_that_matched_nothing_is_reported(tmp_path):
+    from ner_bilstm.io import ReadReport
+
+    (tmp_path / "d.txt").write_text("Anna B-PER\nParis B-LOC\n\n")
+    report = ReadReport()
+    sentences = list(read_source(str(tmp_path / "d.txt"), label_map="PER=PERSON,PRE=X,LOC=", report=report))
+    assert sentences[0].tags == ["B-PERSON", "O"]
+    assert report.summary() == "PER -> PERSON: 1 span; LOC dropped: 1 span; label map entries that matched no entity: PRE"
+
+
+def test_hf_input_format_refuses_what_is_no_datasets_source(tmp_path):
+    from ner_bilstm.tagging import read_documents
+
+    (tmp_path / "t.txt").write_text("Anna Berg\n")
+    with pytest.raises(NerError, match="t.txt: not a datasets source"):
+        list(read_documents(str(tmp_path / "t.txt"), "hf"))

@@ -152,11 +152,14 @@ def read_source(path: str | Path, options: ReaderOptions | None = None, *, requi
     else:
         read = {"doccano": read_doccano, "label-studio": read_labelstudio, "prodigy": read_prodigy, "brat": read_brat}[fmt]
         sentences = read(path, report, encoding=o.encoding, tokenization=o.tokenize, require_tags=require_tags)
-    return _relabelled(sentences, o.labels, report.relabelled) if o.label_map else sentences
+    return _relabelled(sentences, o.labels, report) if o.label_map else sentences
 
 
-def _relabelled(sentences: Iterator[Sentence], mapping: dict[str, str], counts: dict[str, int]) -> Iterator[Sentence]:
+def _relabelled(sentences: Iterator[Sentence], mapping: dict[str, str], report: ReadReport) -> Iterator[Sentence]:
     for sentence in sentences:
         if sentence.tags is not None:
-            sentence.tags = relabel(sentence.tags, mapping, counts)
+            sentence.tags = relabel(sentence.tags, mapping, report.relabelled)
         yield sentence
+    counted = report.relabelled  # by "OLD -> NEW" or "OLD dropped"
+    report.unmatched_labels = [old for old, new in mapping.items()  # most likely a typo
+                               if f"{old} -> {new}" not in counted and f"{old} dropped" not in counted]

@@ -48,13 +48,15 @@ EMPTY_RECORDS = "records without tokens skipped"  # the one reason every reader 
 class ReadReport:
     """What reading a source changed or skipped, for the one-line summary a command prints:
     spans that cut tokens (and the tokens split), spans trimmed of whitespace, units
-    skipped and lines ignored (by reason), and spans renamed or dropped by a label map."""
+    skipped and lines ignored (by reason), spans renamed or dropped by a label map, and the map's
+    entries that matched nothing."""
 
     cut_spans: int = 0
     split_tokens: int = 0
     trimmed_spans: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     relabelled: dict[str, int] = field(default_factory=dict)  # "OLD -> NEW" or "OLD dropped" -> spans
+    unmatched_labels: list[str] = field(default_factory=list)  # label-map entries no entity had
 
     def skip(self, reason: str, count: int = 1) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + count
@@ -69,6 +71,8 @@ class ReadReport:
             parts.append(f"{counted(self.trimmed_spans, 'spans trimmed of surrounding whitespace')}")
         parts += [counted(n, reason) for reason, n in self.skipped.items()]
         parts += [f"{label}: {counted(n, 'spans')}" for label, n in self.relabelled.items()]
+        if self.unmatched_labels:
+            parts.append(f"label map entries that matched no entity: {', '.join(self.unmatched_labels)}")
         return "; ".join(parts) or None
 
 
