@@ -302,7 +302,7 @@ MORE = {
                              "lines can be read in (unknown encoding 'utf-99')", code=2),
     "predict in UTF-16": Case(["predict", "--model", "{model}", "{d}/in.txt", "--encoding", "utf-16"],
                               {"in.txt": "Anna Berg\nParis\n".encode("utf-16")},
-                              error="'utf-16' does not write a line break as the byte \\n", code=2),
+                              error="'utf-16' does not read the byte \\n as a line break", code=2),
     # model directories: refused before anything is allocated
     "config: hidden 10^8": model_dir(edit_model(hidden=10**8), error="config.json: hidden must be at most 8,192"),
     "config: char_filters 10^7": model_dir(edit_model(char_filters=10**7), error="char_filters must be at most 4,096"),

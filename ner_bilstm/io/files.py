@@ -51,8 +51,12 @@ def check_encoding(encoding: str) -> None:
         raise NerError(f"unknown encoding {encoding!r}") from None
     if not getattr(info, "_is_text_encoding", True):
         raise NerError(f"{encoding!r} is not a text encoding")
-    if info.encode("\n")[0] != b"\n" or info.encode("a\n")[0] != b"a\n":
-        raise NerError(f"{encoding!r} does not write a line break as the byte \\n, so its lines cannot be read; "
+    try:
+        lines_split = info.decode(b"a\n")[0] == "a\n"
+    except (UnicodeDecodeError, ValueError):
+        lines_split = False
+    if not lines_split:
+        raise NerError(f"{encoding!r} does not read the byte \\n as a line break, so its lines cannot be read; "
                        f"convert the file to UTF-8 (iconv -f {encoding} -t utf-8)")
 
 
