@@ -74,8 +74,8 @@ def configuration(path: Path | None, overrides: dict) -> TrainConfig:
         return load_config(path, overrides)
     except NerError as e:
         load_config(path)  # raises the file's own error, if it has one
-        key = e.message.split(" ", 1)[0]  # the checks name the option first: "hidden must be at least 1, not 0"
-        raise typer.BadParameter(e.message, param_hint=f"--{key.replace('_', '-')}" if key in overrides else None) from None
+        typed = e.option if e.option in overrides else None
+        raise typer.BadParameter(e.message, param_hint=f"--{typed.replace('_', '-')}" if typed else None) from None
 
 
 def train(

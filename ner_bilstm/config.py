@@ -155,45 +155,48 @@ class TrainConfig:
     def validate(self, source: str = "configuration") -> TrainConfig:
         for key, choices in CHOICES.items():
             if getattr(self, key) not in choices:
-                raise NerError(f"{key} must be one of {', '.join(choices)}, not {getattr(self, key)!r}", path=source)
+                raise NerError(f"{key} must be one of {', '.join(choices)}, not {getattr(self, key)!r}", path=source, option=key)
         for key in ("layers", "hidden", "word_dim", "char_dim", "char_filters", "char_hidden", "casing_dim",
                     "epochs", "patience", "heads", "min_freq", "max_word_chars", "eval_batch_size"):
             if getattr(self, key) < 1:
-                raise NerError(f"{key} must be at least 1, not {getattr(self, key)}", path=source)
+                raise NerError(f"{key} must be at least 1, not {getattr(self, key)}", path=source, option=key)
         if self.batch_size < 0:
-            raise NerError(f"batch_size must be at least 1 (or 0 for auto), not {self.batch_size}", path=source)
+            raise NerError(f"batch_size must be at least 1 (or 0 for auto), not {self.batch_size}", path=source, option="batch_size")
         for key, limit in LIMITS.items():
             if getattr(self, key) > limit:
-                raise NerError(f"{key} must be at most {limit:,}, not {getattr(self, key):,}", path=source)
+                raise NerError(f"{key} must be at most {limit:,}, not {getattr(self, key):,}", path=source, option=key)
         for key in ("dropout", "word_dropout", "average", "replace_mentions"):
             if not 0.0 <= getattr(self, key) < 1.0:
-                raise NerError(f"{key} must be in [0, 1), not {getattr(self, key)}", path=source)
+                raise NerError(f"{key} must be in [0, 1), not {getattr(self, key)}", path=source, option=key)
         if self.memory_dim < 0 or (self.doc_memory == "on" and self.memory_dim == 0):
-            raise NerError(f"memory_dim must be at least 1 with doc_memory on (0 turns it off), not {self.memory_dim}", path=source)
+            raise NerError(f"memory_dim must be at least 1 with doc_memory on (0 turns it off), not {self.memory_dim}",
+                           path=source, option="memory_dim")
         if self.bigram_dim < 0 or (self.bigrams == "on" and self.bigram_dim == 0):
-            raise NerError(f"bigram_dim must be at least 1 with bigrams on (0 turns them off), not {self.bigram_dim}", path=source)
+            raise NerError(f"bigram_dim must be at least 1 with bigrams on (0 turns them off), not {self.bigram_dim}",
+                           path=source, option="bigram_dim")
         if not 0 <= self.seed <= MAX_SEED:
-            raise NerError(f"seed must be from 0 to {MAX_SEED:,}, not {self.seed:,}", path=source)
+            raise NerError(f"seed must be from 0 to {MAX_SEED:,}, not {self.seed:,}", path=source, option="seed")
         if not 0 < self.lr < math.inf:
-            raise NerError(f"lr must be a positive number, not {self.lr}", path=source)
+            raise NerError(f"lr must be a positive number, not {self.lr}", path=source, option="lr")
         for key in ("embed_lr", "lr_decay", "weight_decay", "clip"):
             if not 0 <= getattr(self, key) < math.inf:
-                raise NerError(f"{key} must be a number of at least 0, not {getattr(self, key)}", path=source)
+                raise NerError(f"{key} must be a number of at least 0, not {getattr(self, key)}", path=source, option=key)
         if not 0 <= self.momentum < 1:
-            raise NerError(f"momentum must be in [0, 1), not {self.momentum}", path=source)
+            raise NerError(f"momentum must be in [0, 1), not {self.momentum}", path=source, option="momentum")
         for key in ("threads", "checkpoint_every"):
             if getattr(self, key) < 0:
-                raise NerError(f"{key} must be at least 0, not {getattr(self, key)}", path=source)
+                raise NerError(f"{key} must be at least 0, not {getattr(self, key)}", path=source, option=key)
         try:
             check_encoding(self.encoding)
         except NerError as e:
-            raise NerError(f"encoding must name a text encoding that lines can be read in ({e.message})", path=source) from None
+            raise NerError(f"encoding must name a text encoding that lines can be read in ({e.message})",
+                           path=source, option="encoding") from None
         try:
             parse_label_map(self.label_map)
         except ValueError as e:
-            raise NerError(f"label_map must be OLD=NEW,...: {e}", path=source) from None
+            raise NerError(f"label_map must be OLD=NEW,...: {e}", path=source, option="label_map") from None
         if self.attention and (2 * self.hidden) % self.heads:
-            raise NerError(f"heads ({self.heads}) must divide 2 * hidden ({2 * self.hidden})", path=source)
+            raise NerError(f"heads ({self.heads}) must divide 2 * hidden ({2 * self.hidden})", path=source, option="heads")
         return self
 
 
@@ -201,7 +204,7 @@ def _coerce(key: str, value: Any, kind: type, source: str) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if type(value) is not kind:
-        raise NerError(f"{key} must be a {kind.__name__}, not {value!r}", path=source)
+        raise NerError(f"{key} must be a {kind.__name__}, not {value!r}", path=source, option=key)
     return value
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 class NerError(Exception):
     """A user-facing error: the CLI prints its message on one line and exits 1."""
 
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None, option: str | None = None):
         self.message, self.path, self.line = message, path, line
+        self.option = option  # the option (TrainConfig's name) whose value is refused, when one is
         where = ""
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
