@@ -38,7 +38,7 @@ def convert(
     read = ReadReport()
     sentences = read_source(source, reader, require_tags=False, report=read)
     scheme = to_scheme.value if to_scheme else None
-    report = convert_sentences(sentences, None if dest == "-" else dest, to_scheme=scheme, to_format=fmt, tag_col=tag_col)
-    err_console.print(f"{report['sentences']:,} sentences, {(report['from_scheme'] or 'no tags').upper()} -> "
-                      f"{(report['to_scheme'] or 'no tags').upper()} ({report['changed_tags']:,} tags changed), {fmt}: {dest}")
+    done = convert_sentences(sentences, None if dest == "-" else dest, to_scheme=scheme, to_format=fmt, tag_col=tag_col)
+    err_console.print(f"{done.sentences:,} sentences, {(done.from_scheme or 'no tags').upper()} -> "
+                      f"{(done.to_scheme or 'no tags').upper()} ({done.changed_tags:,} tags changed), {fmt}: {dest}")
     read_note(source, read.summary())

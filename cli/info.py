@@ -40,20 +40,20 @@ def info(
     stats = source_statistics(read_source(source, reader, require_tags=False, report=read))
     read_note(source, read.summary())
     if format == "json":
-        print(json.dumps(stats, indent=2, ensure_ascii=False))
+        print(json.dumps(stats.to_dict(), indent=2, ensure_ascii=False))
         return
     table = Table(title=source, show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
-    table.add_row("sentences", f"{stats['sentences']:,}" + (f" in {stats['documents']:,} documents" if stats["documents"] else ""))
-    table.add_row("tokens", f"{stats['tokens']:,} ({stats['distinct_tokens']:,} distinct)")
-    table.add_row("sentence length", f"mean {stats['mean_length']}, max {stats['max_length']}")
-    table.add_row("single-character tokens", f"{100 * stats['single_character_tokens']:.1f}%")
-    table.add_row("tag scheme", (stats["scheme"] or "no tags").upper())
-    table.add_row("entities", f"{stats['entities']:,}")
-    for label, count in stats["entities_per_type"].items():
+    table.add_row("sentences", f"{stats.sentences:,}" + (f" in {stats.documents:,} documents" if stats.documents else ""))
+    table.add_row("tokens", f"{stats.tokens:,} ({stats.distinct_tokens:,} distinct)")
+    table.add_row("sentence length", f"mean {stats.mean_length}, max {stats.max_length}")
+    table.add_row("single-character tokens", f"{100 * stats.single_character_tokens:.1f}%")
+    table.add_row("tag scheme", (stats.scheme or "no tags").upper())
+    table.add_row("entities", f"{stats.entities:,}")
+    for label, count in stats.entities_per_type.items():
         table.add_row(f"  {label}", f"{count:,}")
-    table.add_row("invalid tags", f"{stats['invalid_tags']:,} in {stats['sentences_with_invalid_tags']:,} sentences")
+    table.add_row("invalid tags", f"{stats.invalid_tags:,} in {stats.sentences_with_invalid_tags:,} sentences")
     console.print(table)
 
 

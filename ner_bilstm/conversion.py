@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,18 @@ from .sentence import Sentence
 FORMATS = ("conll", "jsonl", *ANNOTATION_FORMATS)
 
 
+@dataclass(frozen=True)
+class Conversion:
+    """What ``convert_sentences`` did: sentences written, the scheme found and the one written
+    (None without tags), tags that changed, and the format."""
+
+    sentences: int
+    from_scheme: str | None
+    to_scheme: str | None
+    changed_tags: int
+    format: str
+
+
 def convert_sentences(
     sentences: Iterable[Sentence],
     dest: str | Path | None,
@@ -28,7 +41,7 @@ def convert_sentences(
     to_scheme: str | None = None,
     to_format: str = "conll",
     tag_col: int = -1,
-) -> dict[str, Any]:
+) -> Conversion:
     """Write ``sentences`` to ``dest`` (stdout for None) in ``to_format``, tags re-encoded in
     ``to_scheme`` (kept as they are when None). CoNLL input keeps its other columns; only the tag
     column changes. The file appears only when everything was written."""
@@ -75,5 +88,4 @@ def convert_sentences(
                     out.writelines(line + "\n" for line in conll_lines(rows, sentence_comments(s)))
             if units is not None:
                 units.close()
-    return {"sentences": len(sentences), "from_scheme": source_scheme, "to_scheme": to_scheme or source_scheme,
-            "changed_tags": changed, "format": to_format}
+    return Conversion(len(sentences), source_scheme, to_scheme or source_scheme, changed, to_format)

@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from .schemes import detect_scheme, parse_tag, spans_to_tags, tags_to_spans
 from .sentence import Sentence
 
 
-def source_statistics(sentences: Iterable[Sentence]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SourceStatistics:
+    """What ``info`` says of a labelled source; ``to_dict`` is its JSON. ``documents`` is None when
+    the source marks none, ``scheme`` None without tags."""
+
+    sentences: int
+    documents: int | None
+    tokens: int
+    distinct_tokens: int
+    single_character_tokens: float  # a share of the tokens, 0 to 1
+    max_length: int
+    mean_length: float
+    scheme: str | None
+    entities: int
+    entities_per_type: dict[str, int]
+    tags: dict[str, int]
+    invalid_tags: int
+    sentences_with_invalid_tags: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def source_statistics(sentences: Iterable[Sentence]) -> SourceStatistics:
     """Counts over ``sentences`` (one pass; tags optional).
 
     ``invalid_tags`` counts tags that differ from how the detected scheme writes the same
@@ -38,18 +63,18 @@ def source_statistics(sentences: Iterable[Sentence]) -> dict[str, Any]:
         invalid_sentences += bad > 0
     tokens = sum(lengths)
     documents = {s.meta["document"] for s in sentences if "document" in s.meta}
-    return {
-        "sentences": len(sentences),
-        "documents": len(documents) or None,  # None: the source marks no documents
-        "tokens": tokens,
-        "distinct_tokens": len(words),
-        "single_character_tokens": round(sum(c for w, c in words.items() if len(w) == 1) / max(tokens, 1), 4),
-        "max_length": max(lengths, default=0),
-        "mean_length": round(tokens / max(len(sentences), 1), 2),
-        "scheme": scheme,
-        "entities": sum(entities.values()),
-        "entities_per_type": dict(sorted(entities.items())),
-        "tags": dict(sorted(tags.items(), key=lambda kv: (parse_tag(kv[0])[1], kv[0]))),
-        "invalid_tags": invalid,
-        "sentences_with_invalid_tags": invalid_sentences,
-    }
+    return SourceStatistics(
+        sentences=len(sentences),
+        documents=len(documents) or None,
+        tokens=tokens,
+        distinct_tokens=len(words),
+        single_character_tokens=round(sum(c for w, c in words.items() if len(w) == 1) / max(tokens, 1), 4),
+        max_length=max(lengths, default=0),
+        mean_length=round(tokens / max(len(sentences), 1), 2),
+        scheme=scheme,
+        entities=sum(entities.values()),
+        entities_per_type=dict(sorted(entities.items())),
+        tags=dict(sorted(tags.items(), key=lambda kv: (parse_tag(kv[0])[1], kv[0]))),
+        invalid_tags=invalid,
+        sentences_with_invalid_tags=invalid_sentences,
+    )
