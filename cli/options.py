@@ -11,7 +11,7 @@ import typer
 from ner_bilstm.config import CHOICES, TrainConfig
 from ner_bilstm.conversion import FORMATS
 from ner_bilstm.errors import NerError
-from ner_bilstm.io import INPUT_FORMATS, SOURCE_FORMATS, ReaderOptions
+from ner_bilstm.io import INPUT_FORMATS, PREDICT_FORMATS, SOURCE_FORMATS, ReaderOptions
 from ner_bilstm.io.files import check_encoding
 from ner_bilstm.io.spans import TOKENIZERS
 from ner_bilstm.label_map import parse_label_map
@@ -29,7 +29,7 @@ def _choice(key: str) -> type[Enum]:
 
 REPORT_FORMAT = enum_of("ReportFormat", ("table", "json"))
 CONVERT_FORMAT = enum_of("ConvertFormat", FORMATS)
-PREDICT_FORMAT = enum_of("PredictFormat", ("jsonl", "conll", "pretty", "html", *FORMATS[2:]))  # what `predict --output-format` writes
+PREDICT_FORMAT = enum_of("PredictFormat", PREDICT_FORMATS)
 INPUT_FORMAT = enum_of("InputFormat", INPUT_FORMATS)
 SOURCE_FORMAT = enum_of("SourceFormat", SOURCE_FORMATS)
 TOKENIZE = enum_of("Tokenize", TOKENIZERS)

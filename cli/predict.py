@@ -11,6 +11,7 @@ import typer
 from rich.text import Text
 
 from ner_bilstm.errors import NerError
+from ner_bilstm.io import PREDICT_FORMATS
 from ner_bilstm.io.files import make_folder, output_stream, same_file
 
 from . import options
@@ -83,11 +84,6 @@ class Sink:
             self.page.close()
 
 
-# The file --output-dir writes for an input, by format (brat's .ann goes beside its .txt).
-OUTPUT_SUFFIX = {"jsonl": ".jsonl", "conll": ".conll", "pretty": ".txt", "html": ".html", "doccano": ".jsonl", "prodigy": ".jsonl",
-                 "label-studio": ".json", "brat": ".txt"}
-
-
 def predict(
     files: list[str] | None = typer.Argument(None, help="Files to tag; none or '-' reads stdin."),
     model: Path = typer.Option(..., "--model", "-m", help="Model directory."),
@@ -124,15 +120,16 @@ def predict(
         raise typer.BadParameter("brat output is a .txt and an .ann file per input file: give --output-dir", param_hint="--output-format")
     if nbest < 0 or batch_size < 1 or not 0.0 <= min_score <= 1.0:
         raise typer.BadParameter("--nbest must be >= 0, --batch-size >= 1 and --min-score in [0, 1]")
+    written = PREDICT_FORMATS[fmt]
     for flag, asked in (("--nbest", nbest > 0), ("--with-tags", with_tags)):
-        if asked and fmt != "jsonl":  # only a JSON record has a place for them
+        if asked and not written.extra_fields:
             raise typer.BadParameter(f"{flag} adds fields to JSON lines; --output-format {fmt} has no place for them",
                                      param_hint=flag)
     paths = files or ["-"]
     if output_dir is not None and (len({Path(p).name for p in paths}) != len(paths) or "-" in paths):
         raise typer.BadParameter("needs input files with distinct names (not stdin)", param_hint="--output-dir")
     for path in paths:
-        target = output if output_dir is None else output_dir / (Path(path).stem + OUTPUT_SUFFIX[fmt])
+        target = output if output_dir is None else output_dir / (Path(path).stem + written.suffix)
         if path != "-" and target is not None and same_file(path, target):
             raise typer.BadParameter(f"{target} is the input file {path}, which writing would replace",
                                      param_hint="--output" if output_dir is None else "--output-dir")
@@ -160,7 +157,7 @@ def predict(
         documents = read_documents(path, input_format.value, reader, loaded.record.tokenization)
         for window in tag_documents(predictor, documents, window=batch_size * WINDOW_BATCHES):
             for doc in window:
-                if doc.error is not None and (strict or fmt not in ("jsonl", "pretty", "html")):
+                if doc.error is not None and (strict or not written.error_records):
                     raise NerError(doc.error, path=path, line=doc.line)
                 counts[0] += 1
                 counts[1] += sum(len(s) for s in doc.sentences)
@@ -175,7 +172,7 @@ def predict(
             folder.close()
     elif output_dir is not None:
         for path in paths:
-            with output_stream(output_dir / (Path(path).stem + OUTPUT_SUFFIX[fmt])) as out:
+            with output_stream(output_dir / (Path(path).stem + written.suffix)) as out:
                 sink = Sink(fmt, out, with_tags, styles)
                 tag_into(sink, path)
                 sink.close()

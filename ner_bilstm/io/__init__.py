@@ -46,6 +46,26 @@ __all__ = [
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 INPUT_FORMATS = ("auto", "text", "conll", "jsonl", "hf")  # what `predict` reads
 ANNOTATION_FORMATS = ("doccano", "label-studio", "prodigy", "brat")  # annotation tools' formats, read and written
+
+
+@dataclass(frozen=True)
+class PredictFormat:
+    """How `predict` writes tagged documents in one format: the suffix of the file ``--output-dir``
+    writes per input, whether an input line that cannot be read stays in the output as an error
+    record (else it stops the run), and whether a record has room for ``--nbest`` and
+    ``--with-tags`` fields."""
+
+    suffix: str
+    error_records: bool = False
+    extra_fields: bool = False
+
+
+PREDICT_FORMATS = {
+    "jsonl": PredictFormat(".jsonl", error_records=True, extra_fields=True), "conll": PredictFormat(".conll"),
+    "pretty": PredictFormat(".txt", error_records=True), "html": PredictFormat(".html", error_records=True),
+    **{name: PredictFormat(".json" if name == "label-studio" else ".txt" if name == "brat" else ".jsonl")
+       for name in ANNOTATION_FORMATS},  # brat: the .txt, its .ann beside it
+}
 SOURCE_FORMATS = ("auto", "conll", "jsonl", *ANNOTATION_FORMATS, "hf")  # what labelled data is read from
 
 
