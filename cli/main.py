@@ -63,13 +63,15 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except TrainingInterrupted as e:
-            err_console.print(f"[bold yellow]stopped:[/] {escape(str(e))}", markup=True)
+            if os.environ.get("RANK", "0") == "0":  # one line for a distributed run, not one per process
+                err_console.print(f"[bold yellow]stopped:[/] {escape(str(e))}", markup=True)
             raise typer.Exit(130) from None
         except NerError as e:
             err_console.print(f"[bold red]error:[/] {escape(str(e))}", markup=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            err_console.print("interrupted", highlight=False)
+            if os.environ.get("RANK", "0") == "0":
+                err_console.print("interrupted", highlight=False)
             raise typer.Exit(130) from None
         except BrokenPipeError:
             raise typer.Exit(0) from None

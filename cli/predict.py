@@ -126,8 +126,8 @@ def predict(
             raise typer.BadParameter(f"{flag} adds fields to JSON lines; --output-format {fmt} has no place for them",
                                      param_hint=flag)
     paths = files or ["-"]
-    if output_dir is not None and (len({Path(p).name for p in paths}) != len(paths) or "-" in paths):
-        raise typer.BadParameter("needs input files with distinct names (not stdin)", param_hint="--output-dir")
+    if output_dir is not None and (len({Path(p).stem + written.suffix for p in paths}) != len(paths) or "-" in paths):
+        raise typer.BadParameter(f"needs input files whose outputs (NAME{written.suffix}) differ, not stdin", param_hint="--output-dir")
     for path in paths:
         target = output if output_dir is None else output_dir / (Path(path).stem + written.suffix)
         if path != "-" and target is not None and same_file(path, target):

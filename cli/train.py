@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from .train_view import SeedsView, TrainView
 
 def launch_distributed(nproc: int) -> int:
     """Run this same command in ``nproc`` processes under torch.distributed.run (one node);
-    returns its exit code."""
+    returns its exit code (130 when a signal stopped it)."""
     args, skip = [], False
     for arg in sys.argv[1:]:
         if skip:
@@ -31,14 +30,30 @@ def launch_distributed(nproc: int) -> int:
             skip = True
         elif not arg.startswith("--nproc="):
             args.append(arg)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "ner_bilstm", *args]
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    code = subprocess.call(command, env=env)
-    if code:
-        err_console.print(f"[bold red]error:[/] distributed training failed (exit code {code}); "
-                          "the last checkpoint resumes with --resume", markup=True)
-    return 1 if code else 0
+    # torchrun's own launcher, run in this process: a signal or a failed worker comes back here as an
+    # exception, told in one line, where a torchrun process would print its traceback.
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("torch.distributed")]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # the launcher's notices, each logger at its own level: told below
+    try:
+        run(parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", "ner_bilstm", *args]))
+    except SignalException:
+        # SIGTERM reached this process: the launcher handed it to the workers, which checkpointed,
+        # stopped and said so (Ctrl-C reaches every process of the terminal's group by itself).
+        return 130
+    except ChildFailedError as e:
+        codes = sorted({f.exitcode for f in e.failures.values()})
+        if codes == [130]:
+            return 130  # each process said why it stopped
+        err_console.print(f"[bold red]error:[/] distributed training failed (exit code {', '.join(map(str, codes))})", markup=True)
+        return 1
+    return 0
 
 
 class StopRequest:

@@ -90,7 +90,7 @@ def read_documents(
     if input_format == "hf" and (path == "-" or not is_hf_source(path)):
         raise NerError("not a datasets source (a save_to_disk folder, parquet or arrow files, hf:NAME)", path=path)
     if input_format in ("auto", "hf") and path != "-" and is_hf_source(path):
-        for sentence in read_hf(path, split=reader.split, tokens_field=reader.tokens_field, require_tags=False):
+        for sentence in read_hf(path, split=reader.split, tokens_field=reader.tokens_field, tags_field=None, require_tags=False):
             yield Document(sentence.meta["line"], [sentence], fields={"tokens": sentence.tokens})
         return
     if input_format == "auto" and detect_input_format(path, None) == "conll":  # by its name: .conll, .iob, ...

@@ -41,6 +41,29 @@ def test_two_processes_write_one_model_whose_dev_f1_evaluate_confirms(corpus, tm
     assert len((out / "history.jsonl").read_text().splitlines()) == 3
 
 
+def test_train_nproc_passes_sigterm_to_its_processes_which_checkpoint_and_resume(corpus, tmp_path):
+    """SIGTERM to `train --nproc 2` (as a job scheduler sends it to the command it started): the
+    processes stop at a step with a checkpoint, the command exits 130 with one line and no
+    traceback, and none of them is left running; --resume finishes the run."""
+    out = tmp_path / "ddp"
+    exe = str(Path(sys.executable).parent / "ner-bilstm")
+    command = [exe, "train", "--train", str(corpus["train"]), "--dev", str(corpus["dev"]), "--output", str(out), *OPTIONS, "--nproc", "2"]
+    proc = subprocess.Popen([*command, "--epochs", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+    deadline = time.monotonic() + 300
+    while not (out / "history.jsonl").exists() and time.monotonic() < deadline:  # training has begun
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    text = err.decode()
+    assert proc.returncode == 130, text[-2000:]
+    assert "Traceback" not in text and text.count("stopped:") == 1 and "resume with --resume" in text, text[-2000:]
+    assert (out / "checkpoint" / "state.safetensors").exists()
+    epoch = int(text.split("interrupted in epoch ")[1].split(";")[0])
+    done = subprocess.run([*command, "--epochs", str(epoch + 1), "--resume"], capture_output=True, text=True, timeout=300, env=ENV)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len((out / "history.jsonl").read_text().splitlines()) == epoch + 1
+
+
 def test_a_killed_rank_stops_the_job_with_an_error_and_a_checkpoint_that_resumes_bit_for_bit(corpus, tmp_path):
     out = tmp_path / "ddp"
     state = out / "checkpoint" / "state.safetensors"

@@ -248,7 +248,7 @@ def hostile_api_lines(d: Path, model: Path) -> None:
 
 MORE = {
     # predict: a hostile JSON line is one error record, and the stream goes on
-    "a key twice in one JSON line": stream(b'{"id": 2, "text": "Anna", "text": "Berg"}', 'the key "text" appears twice'),
+    "a key twice in one JSON line": stream(b'{"id": 2, "text": "Anna", "text": "Berg"}', '"text": appears twice in the object'),
     "JSON line nested 100,000 levels deep": stream(b'{"id": 2, "x": ' + DEEP + b"}", "nested deeper than 128 levels"),
     "lone surrogate escape in the text": stream(b'{"id": 2, "text": "Paris \\ud800 nice"}', "unpaired surrogate \\ud800"),
     "lone surrogate escape in a pass-through key": stream(b'{"id": 2, "\\udfff": 1, "text": "a"}', "unpaired surrogate in a key"),
@@ -379,6 +379,9 @@ MORE = {
                                        {"in.txt": "Anna Berg\n"}, error="in.txt is the input file", code=2),
     "predict --output-dir onto its own input": Case(["predict", "--model", "{model}", "{d}/in.jsonl", "--output-dir", "{d}"],
                                                     {"in.jsonl": '{"text": "Anna Berg"}\n'}, error="in.jsonl is the input file", code=2),
+    "predict --output-dir, two inputs to one output": Case(["predict", "--model", "{model}", "{d}/s.txt", "{d}/s.jsonl", "--output-dir",
+                                                            "{d}/od"], {"s.txt": "Anna\n", "s.jsonl": '{"text": "Paris"}\n'},
+                                                           error="whose outputs (NAME.jsonl) differ", code=2),
     "evaluate --predictions onto the gold data": Case(["evaluate", "--model", "{model}", "{d}/in.txt", "--predictions", "{d}/in.txt"],
                                                       {"in.txt": GOOD}, error="in.txt is the labelled data", code=2),
     "convert into a place the system refuses": Case(["convert", "{d}/in.txt", "/proc/out.txt"], {"in.txt": GOOD},

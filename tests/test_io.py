@@ -151,6 +151,13 @@ def test_outputs_write_through_links_and_into_fifos_without_replacing_them(tmp_p
     assert received == ["through the pipe\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
     with pytest.raises(NerError, match="cannot write: is a directory"):
         write_json(tmp_path / "real", {})
+    # /dev/stdout into a pipe: a link to a pipe that realpath cannot name.
+    import subprocess
+    import sys
+
+    code = "from ner_bilstm.io.files import output_stream\nwith output_stream('/dev/stdout') as out:\n    out.write('piped\\n')"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout == "piped\n", p.stderr
 
 
 def test_a_label_map_entry_that_matched_nothing_is_reported(tmp_path):

@@ -315,6 +315,14 @@ def test_a_label_id_that_names_no_class_is_refused_with_its_row(tmp_path):
     assert isinstance(lazy.batch([0]), Batch)
     with pytest.raises(NerError, match=r"bad:3: tag id -1"):
         lazy.batch([1])
+    # An unlabelled split (every id -1) reads as untagged where tags are optional, and predict reads no tags at all.
+    from ner_bilstm.tagging import read_documents
+
+    unlabelled = {"tokens": [["Anna", "Berg"], ["Paris"]], "ner_tags": [[-1, -1], [-1]]}
+    datasets.Dataset.from_dict(unlabelled, features=features).save_to_disk(str(tmp_path / "test"))
+    assert [s.tags for s in read_source(str(tmp_path / "test"), require_tags=False)] == [None, None]
+    assert [d.tokens for d in read_documents(str(tmp_path / "test"))] == [["Anna", "Berg"], ["Paris"]]
+    assert [d.tokens for d in read_documents(str(tmp_path / "bad"))] == [["Anna", "Berg"], ["Anna", "said"]]
 
 
 def test_records_without_tokens_are_counted_by_every_reader(tmp_path):

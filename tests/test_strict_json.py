@@ -84,3 +84,16 @@ def test_dumps_never_writes_what_is_not_strict_json():
         with pytest.raises(ValueError):
             dumps(bad)
     assert dumps({"a": "東京", "n": JsonNumber("1e999"), "l": [JsonNumber("-0"), 1.5]}) == '{"a": "東京", "n": 1e999, "l": [-0, 1.5]}'
+
+
+def test_a_key_given_twice_is_refused_and_the_other_fields_kept():
+    """json keeps the last of two values for one key and drops the first silently."""
+    with pytest.raises(JsonError, match='"meta": the key "k" appears twice in one object') as e:
+        loads('{"id": 7, "meta": {"k": 1, "k": 2}, "text": "a"}')
+    assert e.value.partial == {"id": 7, "text": "a"}
+    with pytest.raises(JsonError, match='"id": appears twice in the object') as e:
+        loads('{"id": 7, "text": "a", "id": 8}')
+    assert e.value.partial == {"text": "a"}  # which id was meant is unknown
+    with pytest.raises(JsonError, match='the key "a" appears twice'):
+        loads('[1, {"a": 1, "a": 1}]')
+    assert loads('{"a": {"b": 1}, "b": {"a": 2}}') == {"a": {"b": 1}, "b": {"a": 2}}  # the same key in two objects is fine

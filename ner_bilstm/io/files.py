@@ -113,11 +113,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     (``/dev/null``, a named pipe) is written in place, as a shell redirection writes it: renaming a
     file over it would put a regular file where the device was."""
     path = os.fspath(path)
-    target = os.path.realpath(path)
     try:
-        mode = os.stat(target).st_mode
+        mode = os.stat(path).st_mode  # through links, /dev/stdout's to a pipe included
     except FileNotFoundError:
-        mode = None
+        mode = None  # a new file, or a link to one
     except OSError as e:
         raise NerError(f"cannot write: {e.strerror or e}", path=path) from None
     if mode is not None and stat.S_ISDIR(mode):
@@ -125,6 +124,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     if mode is not None and not stat.S_ISREG(mode):
         yield path
         return
+    target = os.path.realpath(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", dir=os.path.dirname(target))
         os.close(fd)

@@ -101,17 +101,19 @@ def read_hf(
     *,
     split: str | None = None,
     tokens_field: str = "tokens",
-    tags_field: str = "ner_tags",
+    tags_field: str | None = "ner_tags",
     require_tags: bool = True,
     report: ReadReport | None = None,
 ) -> Iterator[Sentence]:
     """Stream sentences from a ``datasets`` source; ``meta["line"]`` is the 1-based row number.
-    Rows without tokens are counted in ``report`` as they are skipped."""
+    Rows without tokens are counted in ``report`` as they are skipped. ``tags_field`` None reads
+    no tags; unless ``require_tags``, a row whose ClassLabel ids are all -1 (datasets' "no label",
+    as in an unlabelled test split) is read as untagged."""
     dataset = load_hf(source, split)
     columns = list(dataset.column_names)
     if tokens_field not in columns:
         raise NerError(f"no column {tokens_field!r} (columns: {', '.join(columns)}); choose it with --tokens-field", path=source)
-    has_tags = tags_field in columns
+    has_tags = tags_field is not None and tags_field in columns
     if require_tags and not has_tags:
         raise NerError(f"no column {tags_field!r} (columns: {', '.join(columns)}); choose it with --tags-field", path=source)
     names = tag_names(dataset, tags_field) if has_tags else None
@@ -124,7 +126,9 @@ def read_hf(
             raw = row[tags_field]
             if not isinstance(raw, list) or len(raw) != len(tokens):
                 raise NerError(f"{tags_field!r} must be a list as long as {tokens_field!r}", path=source, line=row_number)
-            if names is not None:
+            if names is not None and not require_tags and all(t == -1 for t in raw):
+                tags = None
+            elif names is not None:
                 try:
                     tags = named_tags(names, raw)
                 except ValueError as e:
@@ -134,7 +138,7 @@ def read_hf(
             else:
                 raise NerError(f"{tags_field!r} holds {type(raw[0]).__name__} values but has no ClassLabel names; "
                                "it must hold tag strings", path=source, line=row_number)
-            for tag in tags:
+            for tag in tags or ():
                 try:
                     check_tag(tag)
                 except ValueError as e:

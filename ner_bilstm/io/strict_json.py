@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from typing import Any
 
 MAX_DEPTH = 128  # levels of nested objects and arrays in one JSON text, the outermost counting as one
@@ -79,15 +80,25 @@ def _plain_float(text: str) -> float:
     return value
 
 
+class _Repeated(dict):
+    """An object that named a key twice (``twice``): json would keep the last value and drop the
+    first without a word; ``loads`` refuses it, like NaN, keeping the line's other fields."""
+
+    twice: str
+
+
+_parse = threading.local()  # .repeated: the text being parsed has an object with a key twice
+
+
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """An object whose keys are distinct: with a key twice, json keeps the last value and drops
-    the first without a word."""
     obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise JsonError(f"the key {_show(twice)} appears twice in one object")
-    return obj
+    if len(obj) == len(pairs):
+        return obj
+    seen: set[str] = set()
+    repeated = _Repeated(obj)
+    repeated.twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+    _parse.repeated = True
+    return repeated
 
 
 _EXACT = json.JSONDecoder(parse_int=_exact_int, parse_float=_exact_float, parse_constant=_NonFinite, object_pairs_hook=_object)
@@ -117,6 +128,8 @@ def _fault(value: Any, depth: int) -> str | None:
         elif isinstance(item, (dict, list)):
             if level > MAX_DEPTH:
                 return f"nested deeper than {MAX_DEPTH} levels"
+            if isinstance(item, _Repeated):
+                return f"the key {_show(item.twice)} appears twice in one object"
             if isinstance(item, dict):
                 fault = next(filter(None, map(_key_fault, item)), None)
                 if fault:
@@ -130,6 +143,7 @@ def loads(text: str, *, exact_numbers: bool = False) -> Any:
     """Parse one strict JSON text. With ``exact_numbers``, numbers that int/float would not
     write back identically become ``JsonNumber``; without, an out-of-range number is refused.
     Raises ``JsonError`` naming the fault (and the top-level key that holds it)."""
+    _parse.repeated = False
     try:
         value = (_EXACT if exact_numbers else _PLAIN).decode(text)
     except json.JSONDecodeError as e:
@@ -137,7 +151,7 @@ def loads(text: str, *, exact_numbers: bool = False) -> Any:
     except RecursionError:
         raise JsonError(f"nested deeper than {MAX_DEPTH} levels") from None
     suspect = (text.count("[") + text.count("{") > MAX_DEPTH or "NaN" in text or "Infinity" in text
-               or _MAYBE_SURROGATE.search(text) is not None)
+               or _MAYBE_SURROGATE.search(text) is not None or _parse.repeated)
     if not suspect:
         return value
     if not isinstance(value, dict):
@@ -146,9 +160,11 @@ def loads(text: str, *, exact_numbers: bool = False) -> Any:
             raise JsonError(fault)
         return value
     bad: dict[str, str] = {}
+    if isinstance(value, _Repeated):
+        bad[value.twice] = "appears twice in the object"
     for key, item in value.items():
         fault = _key_fault(key) or _fault(item, 2)
-        if fault:
+        if fault and key not in bad:
             bad[key] = fault
     if bad:
         key, fault = next(iter(bad.items()))
