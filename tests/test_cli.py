@@ -231,15 +231,7 @@ def test_version_and_usage_errors_are_one_line_with_exit_2():
     for args, said in (([*train, "--head", "bogus"], "'--head': 'bogus' is not one of 'crf', 'softmax'"),
                        ([*train, "--hidden", "0"], "--hidden: hidden must be at least 1"),
                        ([*train, "--batch-size", "-1"], "--batch-size: batch_size must be at least 1 (or 0 for auto)"),
-                       ([*train, "--embed-lr", "-0.5"], "--embed-lr: embed_lr must be a number of at least 0, not -0.5"),
                        ([*train, "--lr", "nan"], "--lr: lr must be a positive number, not nan"),
-                       ([*train, "--clip", "inf"], "--clip: clip must be a number of at least 0, not inf"),
-                       ([*train, "--lr-decay", "-1"], "--lr-decay: lr_decay must be a number of at least 0"),
-                       ([*train, "--momentum", "1"], "--momentum: momentum must be in [0, 1), not 1.0"),
-                       ([*train, "--patience", "0"], "--patience: patience must be at least 1, not 0"),
-                       ([*train, "--threads", "-1"], "--threads: threads must be at least 0, not -1"),
-                       (["predict", "--model", "m", "--threads", "-1"], "'--threads': Input should be greater than or equal to 0"),
-                       (["evaluate", "--model", "m", "x", "--batch-size", "0"], "'--batch-size': Input should be greater than"),
                        (["evaluate", "--bogus"], "No such option: --bogus"),
                        (["predict", "--model", "m", "--output-format", "xml"], "'xml' is not one of")):
         p = subprocess.run([EXE, *args], capture_output=True, text=True)
@@ -247,6 +239,24 @@ def test_version_and_usage_errors_are_one_line_with_exit_2():
         assert p.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0], (args, p.stderr)
     p = subprocess.run([EXE, "evaluate", "--model", "no/such/dir", "x.txt"], capture_output=True, text=True)
     assert p.returncode == 1 and p.stderr.startswith("error: ")  # a data or model error: 1
+
+
+def test_rates_and_counts_out_of_range_are_usage_errors_naming_the_option():
+    """NaN, infinite or negative values gave tracebacks, diverged runs or a config.json holding NaN."""
+    train = ["train", "--train", "x", "--dev", "y", "-o", "z"]
+    for args, said in (([*train, "--embed-lr", "-0.5"], "embed_lr must be a number of at least 0, not -0.5"),
+                       ([*train, "--clip", "inf"], "clip must be a number of at least 0, not inf"),
+                       ([*train, "--lr-decay", "-1"], "lr_decay must be a number of at least 0"),
+                       ([*train, "--weight-decay", "nan"], "weight_decay must be a number of at least 0, not nan"),
+                       ([*train, "--momentum", "1"], "momentum must be in [0, 1), not 1.0"),
+                       ([*train, "--patience", "0"], "patience must be at least 1, not 0"),
+                       ([*train, "--threads", "-1"], "threads must be at least 0, not -1"),
+                       (["predict", "--model", "m", "--threads", "-1"], "--threads"),
+                       (["evaluate", "--model", "m", "x", "--batch-size", "0"], "--batch-size")):
+        r = run(*args)
+        flat = " ".join(r.output.replace("│", " ").split())  # the message as one line, out of rich's box
+        option = next(a for a in args if a.startswith("--") and a not in ("--train", "--dev", "--model"))
+        assert r.exit_code == 2 and said in flat and option in flat, (args, flat)
 
 
 def test_old_option_names_still_work(tiny_model, corpus, tmp_path):
