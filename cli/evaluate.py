@@ -7,9 +7,10 @@ from pathlib import Path
 
 import typer
 
+from ner_bilstm.errors import NerError
 from ner_bilstm.evaluation import evaluate_model
 from ner_bilstm.io import ReadReport
-from ner_bilstm.io.files import same_file
+from ner_bilstm.io.files import refuse_overwrite
 
 from . import options
 from .render import console, read_note, scores_table
@@ -35,11 +36,13 @@ def evaluate(
     device: options.DEVICE_CHOICE = options.DEVICE,
 ) -> None:
     """Score a model on labelled data (seqeval, entity level, the data's own scheme)."""
-    from ner_bilstm.artifact import load_model  # here, not at the top: torch loads only for commands that need it
+    from ner_bilstm.artifact import load_model, model_files  # here, not at the top: torch loads only for commands that need it
     from ner_bilstm.inference import entity_types
 
-    if predictions is not None and same_file(source, predictions):
-        raise typer.BadParameter(f"{predictions} is the labelled data, which writing would replace", param_hint="--predictions")
+    try:
+        refuse_overwrite(predictions, [source, *model_files(model)])
+    except NerError as e:
+        raise typer.BadParameter(str(e), param_hint="--predictions") from None
     loaded = load_model(model, device=device.value)
     reader = options.reader(token_col, tag_col, encoding, split, tokens_field, tags_field, input_format, tokenize)
     read = ReadReport()

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from ner_bilstm.errors import NerError
 from ner_bilstm.io import PREDICT_FORMATS
-from ner_bilstm.io.files import make_folder, output_stream, same_file
+from ner_bilstm.io.files import make_folder, output_stream, refuse_overwrite
 
 from . import options
 from .render import console, err_console, label_styles
@@ -128,11 +128,14 @@ def predict(
     paths = files or ["-"]
     if output_dir is not None and (len({Path(p).stem + written.suffix for p in paths}) != len(paths) or "-" in paths):
         raise typer.BadParameter(f"needs input files whose outputs (NAME{written.suffix}) differ, not stdin", param_hint="--output-dir")
+    from ner_bilstm.artifact import model_files  # here, not at the top: torch loads only for commands that need it
+
     for path in paths:
         target = output if output_dir is None else output_dir / (Path(path).stem + written.suffix)
-        if path != "-" and target is not None and same_file(path, target):
-            raise typer.BadParameter(f"{target} is the input file {path}, which writing would replace",
-                                     param_hint="--output" if output_dir is None else "--output-dir")
+        try:
+            refuse_overwrite(target, [*paths, *model_files(model)])
+        except NerError as e:
+            raise typer.BadParameter(str(e), param_hint="--output" if output_dir is None else "--output-dir") from None
     # Here, not at the top: torch loads only for commands that need it.
     import torch
 

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .artifact import LoadedModel, load_model
+from .artifact import LoadedModel, load_model, model_files
 from .config import load_config
 from .documents import Document, predict_documents, text_document, tokens_document
 from .errors import NerError
@@ -23,6 +23,7 @@ from .evaluation import Scores, evaluate_model
 from .events import Callback
 from .inference import Predictor, entity_types
 from .io import ReaderOptions
+from .io.files import refuse_overwrite
 from .io.jsonl import token_list
 from .model_report import ModelReport
 from .seeds import SeedSummary, parse_seeds, train_seeds
@@ -140,6 +141,8 @@ def evaluate(
     """Score ``model`` (a directory or a loaded Tagger) on the labelled ``source``, as `ner-bilstm
     evaluate` does; ``predictions`` writes token, gold and predicted tags as CoNLL. The source is
     read with ``reader`` or the reader options as keywords (``split="test"``, ``token_col=0``, ...)."""
+    if not isinstance(model, Tagger):
+        refuse_overwrite(predictions, [source, *model_files(model)])
     loaded = model.loaded if isinstance(model, Tagger) else load_model(model, device=device)  # a Tagger stays where it is
     options = _reader_options(reader, reader_options)
     return evaluate_model(loaded, str(source), predictions_path=predictions, reader=options, batch_size=batch_size)
@@ -163,7 +166,9 @@ def report(
     from .pages.report import write_report
 
     options = _reader_options(reader, reader_options)
+    target = output if output is not None else Path(model) / "report.html"
+    refuse_overwrite(target, [*([source] if source is not None else []), *model_files(model)])
     built = build_report(model, None if source is None else str(source), reader=options, batch_size=batch_size, device=device,
                          worst=worst)
-    write_report(built, output if output is not None else Path(model) / "report.html")
+    write_report(built, target)
     return built

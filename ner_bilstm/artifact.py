@@ -123,6 +123,13 @@ class ModelDescription:
         }
 
 
+def model_files(directory: str | Path) -> list[Path]:
+    """The files of a model directory that loading, describing or resuming it reads."""
+    from .checkpoint import checkpoint_path
+
+    return [Path(directory) / name for name in (CONFIG, VOCAB, WEIGHTS, METRICS, HISTORY)] + [checkpoint_path(Path(directory))]
+
+
 def describe_model(directory: str | Path, loaded: LoadedModel | None = None) -> ModelDescription:
     """Describe a model directory, loading it (refused like ``load_model`` when anything is wrong)
     unless the caller has ``loaded`` it already."""

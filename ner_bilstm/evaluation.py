@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import NerError
 from .io import ReaderOptions, ReadReport, conll_lines, read_source
-from .io.files import atomic_write
+from .io.files import atomic_write, refuse_overwrite
 from .schemes import Span, convert, detect_scheme, spans_to_tags
 
 if TYPE_CHECKING:
@@ -171,6 +171,7 @@ def evaluate_model(
 ) -> Scores:
     """Tag the labelled ``source`` with a loaded model (``tag_source``) and score it; optionally
     write ``token gold predicted`` CoNLL lines (predictions in the data's scheme) to ``predictions_path``."""
+    refuse_overwrite(predictions_path, [source])
     sentences, predicted = tag_source(loaded, source, reader=reader, batch_size=batch_size, report=report)
     scores = score_tagged(sentences, predicted)
     if predictions_path is not None:

@@ -174,9 +174,9 @@ class Case:
     code: int = 1
 
 
-def model_dir(change, *command: str, error: str) -> Case:
+def model_dir(change, *command: str, error: str, code: int = 1) -> Case:
     """A copy of the trained model, changed by ``change``, given to ``command`` (predict by default)."""
-    return Case(list(command or ["predict"]) + ["--model", "{d}/m"], change, error=error)
+    return Case(list(command or ["predict"]) + ["--model", "{d}/m"], change, error=error, code=code)
 
 
 GOOD_LINE = b'{"id": "first", "text": "Anna Berg visited Paris ."}'
@@ -376,14 +376,20 @@ MORE = {
     "rich markup in a JSON key": Case(["info", "{d}/in.jsonl"], {"in.jsonl": '{"tokens": ["a"], "tags": ["O"], "[/x]": NaN}\n'},
                                       error='in.jsonl:1: "[/x]": NaN is not a JSON number'),
     "predict onto its own input": Case(["predict", "--model", "{model}", "{d}/in.txt", "--output", "{d}/in.txt"],
-                                       {"in.txt": "Anna Berg\n"}, error="in.txt is the input file", code=2),
+                                       {"in.txt": "Anna Berg\n"}, error="this command reads", code=2),
     "predict --output-dir onto its own input": Case(["predict", "--model", "{model}", "{d}/in.jsonl", "--output-dir", "{d}"],
-                                                    {"in.jsonl": '{"text": "Anna Berg"}\n'}, error="in.jsonl is the input file", code=2),
+                                                    {"in.jsonl": '{"text": "Anna Berg"}\n'}, error="this command reads", code=2),
     "predict --output-dir, two inputs to one output": Case(["predict", "--model", "{model}", "{d}/s.txt", "{d}/s.jsonl", "--output-dir",
                                                             "{d}/od"], {"s.txt": "Anna\n", "s.jsonl": '{"text": "Paris"}\n'},
                                                            error="whose outputs (NAME.jsonl) differ", code=2),
     "evaluate --predictions onto the gold data": Case(["evaluate", "--model", "{model}", "{d}/in.txt", "--predictions", "{d}/in.txt"],
-                                                      {"in.txt": GOOD}, error="in.txt is the labelled data", code=2),
+                                                      {"in.txt": GOOD}, error="this command reads", code=2),
+    "report onto its labelled data": Case(["report", "--model", "{model}", "{d}/in.txt", "--output", "{d}/in.txt"], {"in.txt": GOOD},
+                                          error="in.txt: this command reads", code=2),
+    "predict onto a file of its model": model_dir(lambda d, m: (d / "in.txt").write_text("Anna\n"), "predict", "{d}/in.txt",
+                                                  "--output", "{d}/m/metrics.json", error="metrics.json, which writing here would", code=2),
+    "evaluate --predictions onto a file of its model": model_dir(lambda d, m: None, "evaluate", "{d}/gold.txt", "--predictions",
+                                                                 "{d}/m/vocab.json", error="vocab.json, which writing here would", code=2),
     "convert into a place the system refuses": Case(["convert", "{d}/in.txt", "/proc/out.txt"], {"in.txt": GOOD},
                                                     error="/proc/out.txt: cannot write: No such file or directory"),
     "convert to brat under a file": Case(["convert", "{d}/in.txt", "{d}/in.txt/b", "--output-format", "brat"], {"in.txt": GOOD},

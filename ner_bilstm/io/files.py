@@ -152,6 +152,16 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return False
 
 
+def refuse_overwrite(target: str | os.PathLike | None, reads: Iterable[str | os.PathLike]) -> None:
+    """NerError when writing ``target`` would replace one of ``reads``, the files a command reads
+    (its data, its model's files): its output goes to a new name or a file it does not need."""
+    if target is None or os.fspath(target) == "-":
+        return
+    for read in reads:
+        if os.fspath(read) != "-" and same_file(read, target):
+            raise NerError(f"this command reads {os.fspath(read)}, which writing here would replace", path=os.fspath(target))
+
+
 def make_folder(path: str | os.PathLike) -> None:
     """Create the folder ``path`` (and its parents) unless it exists; NerError when it cannot."""
     try:
