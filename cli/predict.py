@@ -118,8 +118,12 @@ def predict(
     fmt = output_format.value if output_format else ("pretty" if terminal and not (nbest or with_tags) else "jsonl")
     if fmt == "brat" and output_dir is None:
         raise typer.BadParameter("brat output is a .txt and an .ann file per input file: give --output-dir", param_hint="--output-format")
-    if nbest < 0 or batch_size < 1 or not 0.0 <= min_score <= 1.0:
-        raise typer.BadParameter("--nbest must be >= 0, --batch-size >= 1 and --min-score in [0, 1]")
+    from ner_bilstm.inference import check_tagging_options  # here, not at the top: torch loads only for commands that need it
+
+    try:
+        check_tagging_options(batch_size, nbest, min_score)
+    except NerError as e:
+        raise typer.BadParameter(str(e)) from None
     written = PREDICT_FORMATS[fmt]
     for flag, asked in (("--nbest", nbest > 0), ("--with-tags", with_tags)):
         if asked and not written.extra_fields:

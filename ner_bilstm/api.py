@@ -21,7 +21,7 @@ from .documents import Document, predict_documents, text_document, tokens_docume
 from .errors import NerError
 from .evaluation import Scores, evaluate_model
 from .events import Callback
-from .inference import Predictor, entity_types
+from .inference import Predictor, check_tagging_options, entity_types
 from .io import ReaderOptions
 from .io.files import refuse_overwrite
 from .io.jsonl import token_list
@@ -39,8 +39,7 @@ class Tagger:
     sentences tagged in pieces, and ``to_dict()`` of each result is `predict`'s JSON record."""
 
     def __init__(self, loaded: LoadedModel, *, batch_size: int = 256, nbest: int = 0, min_score: float = 0.0):
-        if batch_size < 1 or nbest < 0 or not 0.0 <= min_score <= 1.0:
-            raise NerError("batch_size must be >= 1, nbest >= 0 and min_score in [0, 1]")
+        check_tagging_options(batch_size, nbest, min_score)
         self.loaded, self.batch_size, self.nbest, self.min_score = loaded, batch_size, nbest, min_score
         self.predictor = Predictor(loaded, batch_size, nbest=nbest, min_score=min_score)
 

@@ -85,6 +85,8 @@ def load_model(directory: str | Path, device: str = "cpu", quantize: bool = Fals
     check_shapes(record, vocab, read_header(wpath), wpath)
     model = build_tagger(record, vocab)
     load_weights(model, wpath)
+    if not isinstance(device, str):
+        raise NerError(f"device must be a string (auto, cpu, cuda or cuda:N), not {device!r}")
     try:
         target = resolve_device(device) if device in DEVICES else torch.device(device)
     except RuntimeError:

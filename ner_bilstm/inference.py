@@ -12,6 +12,7 @@ import torch
 from .artifact import LoadedModel
 from .batching import EncodedCorpus, length_batches
 from .doc_memory import DocumentMemory, document_links
+from .errors import NerError
 from .schemes import Span, convert, parse_tag, spans_to_tags, tags_to_spans
 from .sentence import Sentence
 
@@ -71,6 +72,23 @@ class _SpanScorer:
         return logp
 
 
+MAX_NBEST = 100  # n-best lists past this are of no use, and their lattice grows with k
+
+
+def check_tagging_options(batch_size: int, nbest: int, min_score: float) -> None:
+    """Refuse, before anything is tagged, a batch size, n-best size or score floor that is out of
+    range or of the wrong type (a float ``nbest`` would fail deep inside torch)."""
+    def integer(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not integer(batch_size) or batch_size < 1:
+        raise NerError(f"batch_size must be an integer of at least 1, not {batch_size!r}")
+    if not integer(nbest) or not 0 <= nbest <= MAX_NBEST:
+        raise NerError(f"nbest must be an integer from 0 to {MAX_NBEST}, not {nbest!r}")
+    if not (integer(min_score) or isinstance(min_score, float)) or not 0.0 <= min_score <= 1.0:
+        raise NerError(f"min_score must be a number from 0 to 1, not {min_score!r}")
+
+
 class Predictor:
     """Tags sentences with a loaded model, in length-sorted batches, order preserved.
 
@@ -79,9 +97,7 @@ class Predictor:
     """
 
     def __init__(self, loaded: LoadedModel, batch_size: int = 256, nbest: int = 0, min_score: float = 0.0):
-        if batch_size < 1 or nbest < 0 or not 0.0 <= min_score <= 1.0:
-            raise ValueError(f"batch_size must be at least 1, nbest at least 0 and min_score in [0, 1]; "
-                             f"got {batch_size}, {nbest}, {min_score}")
+        check_tagging_options(batch_size, nbest, min_score)
         self.loaded = loaded
         self.model = loaded.model
         self.labels = loaded.vocab.labels.itos

@@ -104,3 +104,18 @@ def test_bad_input_is_one_clear_error(tiny_model):
     with pytest.raises(NerError, match="no such|not found"):
         ner_bilstm.load("no/such/model")
     assert sorted(dir(ner_bilstm)) == sorted(ner_bilstm.__all__) and "load" in ner_bilstm.__all__
+
+
+def test_tagging_options_of_the_wrong_type_or_range_are_refused_up_front(tiny_model, tmp_path):
+    """A float or bool nbest failed deep inside torch; a million-best list ran out of memory after a minute."""
+    for options in ({"nbest": 2.5}, {"nbest": True}, {"nbest": 10**6}, {"batch_size": 2.5}, {"batch_size": 0},
+                    {"min_score": True}, {"min_score": "0.5"}, {"device": None}):
+        with pytest.raises(NerError):
+            ner_bilstm.load(tiny_model, **options)
+    gold = tmp_path / "gold.txt"
+    gold.write_text("Anna B-PER\nBerg I-PER\n\n")
+    with pytest.raises(NerError, match="batch_size must be an integer"):
+        ner_bilstm.evaluate(tiny_model, gold, batch_size="8")
+    with pytest.raises(NerError, match="this command reads"):
+        ner_bilstm.evaluate(tiny_model, gold, predictions=gold)
+    assert gold.read_text() == "Anna B-PER\nBerg I-PER\n\n"
