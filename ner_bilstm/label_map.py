@@ -18,6 +18,8 @@ def parse_label_map(text: str) -> dict[str, str]:
         for name in (old, new):
             if name == "O" or any(c.isspace() for c in name):
                 raise ValueError(f"{name!r} cannot be an entity type")
+            if "=" in name:  # LOC==ORG, or LOC=ORG;MISC=PER: a typo, not a type
+                raise ValueError(f"{name!r} cannot be an entity type (entries are OLD=NEW, separated by commas)")
         if old in mapping:
             raise ValueError(f"{old!r} is mapped twice")
         mapping[old] = new

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .artifact import ModelDescription, TrainingMetrics, describe_model, load_model, read_history, read_metrics
+from .errors import NerError
 from .evaluation import Scores, score_tagged, tag_source
 from .events import EpochRecord
 from .inference import Prediction
@@ -66,6 +67,8 @@ def build_report(
     """Read a model directory's record, history and metrics; with a labelled ``source``, tag it and
     analyse the span errors (the ``worst`` sentences kept). Refused with a NerError like
     ``load_model`` when the directory is damaged."""
+    if not isinstance(worst, int) or isinstance(worst, bool) or worst < 0:
+        raise NerError(f"worst must be an integer of at least 0, not {worst!r}")
     loaded = load_model(directory, device=device if source is not None else "cpu")  # once: described, and tagging
     report = ModelReport(str(directory), describe_model(directory, loaded), read_history(directory), read_metrics(directory))
     if source is not None:

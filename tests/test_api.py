@@ -119,3 +119,8 @@ def test_tagging_options_of_the_wrong_type_or_range_are_refused_up_front(tiny_mo
     with pytest.raises(NerError, match="this command reads"):
         ner_bilstm.evaluate(tiny_model, gold, predictions=gold)
     assert gold.read_text() == "Anna B-PER\nBerg I-PER\n\n"
+
+
+def test_report_refuses_a_negative_worst(tiny_model):
+    with pytest.raises(NerError, match="worst must be an integer of at least 0, not -1"):
+        ner_bilstm.report(tiny_model, worst=-1)

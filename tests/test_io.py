@@ -176,3 +176,11 @@ def test_hf_input_format_refuses_what_is_no_datasets_source(tmp_path):
     (tmp_path / "t.txt").write_text("Anna Berg\n")
     with pytest.raises(NerError, match="t.txt: not a datasets source"):
         list(read_documents(str(tmp_path / "t.txt"), "hf"))
+
+
+@pytest.mark.parametrize("typo", ["LOC==ORG", "LOC=ORG;MISC=PER"])
+def test_a_label_map_typo_is_refused_not_trained_as_a_type(typo):
+    from ner_bilstm.label_map import parse_label_map
+
+    with pytest.raises(ValueError, match="entries are OLD=NEW, separated by commas"):
+        parse_label_map(typo)

@@ -349,3 +349,12 @@ def test_records_without_tokens_are_counted_by_every_reader(tmp_path):
     assert report.summary() == "1 record without tokens skipped"
     r = run("info", tmp_path / "t.jsonl")
     assert r.exit_code == 0 and "note: " in r.output and "1 record without tokens skipped" in r.output
+
+
+def test_a_datasets_token_with_a_space_is_refused_as_in_json_lines(tmp_path):
+    """CoNLL cannot carry "Maria Lopez" as one token: convert wrote a file it could not read back."""
+    import datasets
+
+    datasets.Dataset.from_dict({"tokens": [["Maria Lopez", "x"]], "ner_tags": [["B-PER", "O"]]}).to_parquet(str(tmp_path / "s.parquet"))
+    with pytest.raises(NerError, match=r"s.parquet:1: tokens must be non-empty and contain no whitespace"):
+        list(read_source(str(tmp_path / "s.parquet")))

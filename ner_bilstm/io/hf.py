@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import NerError, first_line
 from ..schemes import check_tag
 from ..sentence import Sentence
+from .jsonl import token_list
 from .spans import EMPTY_RECORDS, ReadReport
 
 DATA_FILE_SUFFIXES = (".parquet", ".arrow")
@@ -118,9 +119,10 @@ def read_hf(
         raise NerError(f"no column {tags_field!r} (columns: {', '.join(columns)}); choose it with --tags-field", path=source)
     names = tag_names(dataset, tags_field) if has_tags else None
     for row_number, row in enumerate(dataset, 1):
-        tokens = row[tokens_field]
-        if not isinstance(tokens, list) or not all(isinstance(t, str) and t and not t.isspace() for t in tokens):
-            raise NerError(f"{tokens_field!r} must be a list of non-empty strings", path=source, line=row_number)
+        try:
+            tokens = token_list(row, tokens_field)  # as JSON lines check them: CoNLL could not carry a token with a space
+        except ValueError as e:
+            raise NerError(str(e), path=source, line=row_number) from None
         tags = None
         if has_tags:
             raw = row[tags_field]
