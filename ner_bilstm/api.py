@@ -12,7 +12,7 @@ return result objects; nothing here prints.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from .artifact import LoadedModel, load_model, model_files
@@ -57,6 +57,8 @@ class Tagger:
         """An untagged document from a raw text or a token list."""
         if isinstance(item, str):
             return text_document(item, self.tokenization)
+        if isinstance(item, (bytes, Mapping)):  # a mapping would be read as its keys, bytes as numbers
+            raise NerError(f"give a text (str) or a token list, not {type(item).__name__}")
         tokens = list(item)
         try:
             token_list({"tokens": tokens})
@@ -113,7 +115,9 @@ def train(
     cfg = load_config(config, options)
     paths = str(train), str(dev), output, str(test) if test is not None else None
     if seeds is not None:
-        seed_list = parse_seeds(seeds) if isinstance(seeds, str) else parse_seeds(",".join(str(int(s)) for s in seeds))
+        if not isinstance(seeds, str) and not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+            raise NerError(f"seeds must be integers, not {list(seeds)!r}")  # int() would turn 1.7 into seed 1
+        seed_list = parse_seeds(seeds) if isinstance(seeds, str) else parse_seeds(",".join(map(str, seeds)))
         return train_seeds(cfg, seed_list, *paths, callback=callback, resume=resume)
     result = train_model(cfg, *paths, callback=callback, resume=resume)
     return result if result.main else None

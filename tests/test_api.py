@@ -124,3 +124,12 @@ def test_tagging_options_of_the_wrong_type_or_range_are_refused_up_front(tiny_mo
 def test_report_refuses_a_negative_worst(tiny_model):
     with pytest.raises(NerError, match="worst must be an integer of at least 0, not -1"):
         ner_bilstm.report(tiny_model, worst=-1)
+
+
+def test_a_mapping_bytes_or_float_seeds_are_refused_not_misread(tiny_model, corpus, tmp_path):
+    tagger = ner_bilstm.load(tiny_model)
+    for item in ({"text": "Anna Berg"}, b"Anna Berg"):
+        with pytest.raises(NerError, match="give a text"):
+            tagger(item)
+    with pytest.raises(NerError, match="seeds must be integers"):
+        ner_bilstm.train(corpus["train"], corpus["dev"], tmp_path / "m", seeds=[1.7, 2.2], **TINY)
