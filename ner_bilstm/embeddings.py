@@ -161,8 +161,8 @@ def load_embeddings(source: str, wanted: Iterable[str]) -> Embeddings:
 def _open(path: str):
     try:
         if path.endswith(".gz"):
-            return gzip.open(path, "rt", encoding="utf-8", errors="strict")
-        return open(path, encoding="utf-8")
+            return gzip.open(path, "rt", encoding="utf-8-sig", errors="strict")
+        return open(path, encoding="utf-8-sig")
     except FileNotFoundError:
         from .named_vectors import NAMED_VECTORS
 

@@ -143,6 +143,8 @@ def test_text_vectors_are_parsed_from_the_right(tmp_path):
     path.write_text("the 0.1 0.2 0.3\nshort 1 2\n", encoding="utf-8")
     with pytest.raises(NerError, match=r"v.txt:2: expected 3 values, found 2"):
         read_embeddings(str(path), ["the"])
+    path.write_text("\ufeffthe 0.1 0.2 0.3\n", encoding="utf-8")  # a byte-order mark is not part of the first word
+    assert list(read_embeddings(str(path), ["the"]).vectors) == ["the"]
 
 
 def test_an_unknown_name_that_is_no_file_lists_the_names(tmp_path):
