@@ -224,7 +224,8 @@ def read_embeddings(path: str, wanted: Iterable[str]) -> Embeddings:
 def _parse_vector(text: str, path: str, line: int) -> np.ndarray:
     fields = text.split(" ")
     try:
-        vector = np.array(fields, dtype=np.float32)
+        with np.errstate(over="ignore"):  # 1e39 becomes inf, refused below in one line, not with numpy's warning
+            vector = np.array(fields, dtype=np.float32)
     except ValueError:
         bad = next(v for v in fields if not _is_number(v))
         raise NerError(f"not a number: {bad[:30]!r}", path=path, line=line) from None

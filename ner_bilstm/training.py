@@ -176,6 +176,8 @@ class Run:
             state, generator_state = load_checkpoint(self.output, self.setup.model, self.setup.optimizer, self.identity,
                                                      self.world.rank, self.setup.average, self.setup.data.memory)
             self.generator.set_state(generator_state)
+            if state.best_epoch:  # the run ends by loading its best model: a damaged one is said now, not after training
+                load_model(self.output)
             self.emit(Resumed(state.epoch, state.position, state.finished))
         self.earlier = state.wall_seconds
         if self.world.main:

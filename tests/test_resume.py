@@ -105,6 +105,10 @@ def test_resume_refuses_changed_settings_and_missing_checkpoints(corpus, tmp_pat
     assert runner.invoke(app, [*args, "--epochs", "1"]).exit_code == 0
     r = runner.invoke(app, [*args, "--resume", "--hidden", "48"])
     assert r.exit_code == 1 and "hidden (" in r.output and "48 now" in r.output
+    (out / "model.safetensors").rename(out / "kept.safetensors")
+    r = runner.invoke(app, [*args, "--resume", "--epochs", "3"])  # said before training on, not after
+    assert r.exit_code == 1 and "missing model.safetensors" in r.output and len((out / "history.jsonl").read_text().splitlines()) == 1
+    (out / "kept.safetensors").rename(out / "model.safetensors")
     (out / "checkpoint" / "state.safetensors").write_bytes(b"garbage")
     r = runner.invoke(app, [*args, "--resume"])
     assert r.exit_code == 1 and "unreadable checkpoint" in r.output
