@@ -184,3 +184,11 @@ def test_a_label_map_typo_is_refused_not_trained_as_a_type(typo):
 
     with pytest.raises(ValueError, match="entries are OLD=NEW, separated by commas"):
         parse_label_map(typo)
+
+
+def test_a_blank_line_ends_a_sentence_a_single_line_break_does_not():
+    """An entity must not run across a paragraph break ("Acme Corp\\n\\nLisbon" was one ORG)."""
+    from ner_bilstm.io.text import split_sentences
+
+    assert [s.tokens for s in split_sentences("Acme Corp\n \nLisbon is nice.")] == [["Acme", "Corp"], ["Lisbon", "is", "nice", "."]]
+    assert [s.tokens for s in split_sentences("Acme Corp\nLisbon is nice.")] == [["Acme", "Corp", "Lisbon", "is", "nice", "."]]

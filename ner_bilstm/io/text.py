@@ -43,10 +43,13 @@ def tokenize(text: str, tokenization: str = "word") -> list[tuple[str, int, int]
     return [(m.group(), m.start(), m.end()) for m in pattern.finditer(text)]
 
 
+_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")  # a blank line between two tokens
+
+
 def split_sentences(text: str, meta: dict | None = None, tokenization: str = "word") -> list[Sentence]:
     """Tokenise ``text`` and cut it into sentences after ., ! or ? (and closing quotes)
     when the next token starts with an upper-case letter, a digit or a quote; in character
-    mode after 。！？!?； whatever follows."""
+    mode after 。！？!?； whatever follows; and at a blank line (a paragraph break) always."""
     tokens = tokenize(text, tokenization)
     char_mode = tokenization == "char"
     sentences: list[Sentence] = []
@@ -54,6 +57,9 @@ def split_sentences(text: str, meta: dict | None = None, tokenization: str = "wo
     i = 0
     while i < len(tokens):
         token = tokens[i][0]
+        if i > begin and _PARAGRAPH_BREAK.search(text, tokens[i - 1][2], tokens[i][1]):
+            sentences.append(_sentence(text, tokens[begin:i], meta))
+            begin = i
         if token in (_CHAR_SENTENCE_END if char_mode else _SENTENCE_END):
             j = i + 1
             while j < len(tokens) and tokens[j][0] in _CLOSERS and tokens[j][1] == tokens[j - 1][2]:
