@@ -126,19 +126,39 @@ def _read_ahead(documents: Iterable[Document], window: int) -> Iterator[list[Doc
 
     A thread reads ahead into a bounded queue; each list takes what has arrived (at least one
     document), so a fast input is tagged in big batches and a slow one (a terminal, `tail -f`)
-    line by line, while memory stays bounded by the queue.
+    line by line, while memory stays bounded by the queue. A consumer that stops early (a
+    ``pipe()`` left unfinished) stops the thread too, at its next full queue.
     """
     q: queue.Queue = queue.Queue(maxsize=2 * window)
+    stopped = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stopped.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def reader() -> None:
         try:
             for doc in documents:
-                q.put(doc)
-            q.put(_END)
+                if not put(doc):
+                    return
+            put(_END)
         except BaseException as e:  # handed to the consumer, which raises it
-            q.put(e)
+            put(e)
 
     threading.Thread(target=reader, daemon=True).start()
+    try:
+        yield from _chunks(q, window)
+    finally:
+        stopped.set()
+
+
+def _chunks(q: queue.Queue, window: int) -> Iterator[list[Document]]:
+    """Lists of what has arrived in ``q`` (at least one document, at most ``window``) until its end."""
     while True:
         item = q.get()
         chunk: list[Document] = []

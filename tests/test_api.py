@@ -133,3 +133,18 @@ def test_a_mapping_bytes_or_float_seeds_are_refused_not_misread(tiny_model, corp
             tagger(item)
     with pytest.raises(NerError, match="seeds must be integers"):
         ner_bilstm.train(corpus["train"], corpus["dev"], tmp_path / "m", seeds=[1.7, 2.2], **TINY)
+
+
+def test_an_unfinished_pipe_stops_its_reader_thread(tiny_model):
+    import threading
+    import time
+
+    tagger = ner_bilstm.load(tiny_model, batch_size=4)
+    before = threading.active_count()
+    documents = tagger.pipe("Anna Berg went home ." for _ in range(100_000))
+    next(documents)
+    documents.close()
+    deadline = time.monotonic() + 10
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before
