@@ -177,7 +177,8 @@ class Run:
                                                      self.world.rank, self.setup.average, self.setup.data.memory)
             self.generator.set_state(generator_state)
             if state.best_epoch:  # the run ends by loading its best model: a damaged one is said now, not after training
-                load_model(self.output)
+                with torch.random.fork_rng(devices=[]):  # building the network draws random weights: the restored stream stays
+                    load_model(self.output)
             self.emit(Resumed(state.epoch, state.position, state.finished))
         self.earlier = state.wall_seconds
         if self.world.main:
