@@ -430,7 +430,7 @@ def limit_memory() -> None:
 
 def test_the_suite_covers_every_command_and_the_library():
     commands = {c.args[0] for c in CASES.values() if not c.api}
-    assert commands == {"train", "evaluate", "predict", "convert", "info"}
+    assert commands == {"train", "evaluate", "predict", "convert", "info", "report"}
     assert len(CASES) >= 60 and sum(c.api for c in CASES.values()) >= 5
 
 
