@@ -389,3 +389,19 @@ def test_train_from_doccano_and_brat_then_predict_doccano_back_through_convert(t
     record = json.loads(again.stdout)
     assert record["text"] == "Hi, Maria Lopez!" and record["id"] == 4  # the text of a token line is kept, not re-joined
     assert all(record["text"][a:b] in ("Maria", "Lopez", "Maria Lopez") for a, b, _ in record["label"])
+
+
+def test_doccano_with_two_label_keys_and_brat_texts_without_ann_are_not_silently_dropped(tmp_path):
+    from ner_bilstm.io import ReadReport
+
+    (tmp_path / "d.jsonl").write_text('{"text": "Maria flew to Lisbon.", "label": [[0, 5, "PER"]], "labels": [[14, 20, "LOC"]]}\n')
+    with pytest.raises(NerError, match=r"d.jsonl:1: give one of 'label', 'labels', not both"):
+        list(read_source(str(tmp_path / "d.jsonl"), input_format="doccano"))
+    brat = tmp_path / "brat"
+    brat.mkdir()
+    (brat / "a.txt").write_text("Maria flew.")
+    (brat / "a.ann").write_text("T1\tPER 0 5\tMaria\n")
+    (brat / "b.txt").write_text("Anna")
+    report = ReadReport()
+    assert len(list(read_source(str(brat), report=report))) == 1
+    assert report.summary() == "1 text without an .ann file skipped"

@@ -105,6 +105,10 @@ def read_brat(source: str, report: ReadReport, *, encoding: str = "utf-8", token
               require_tags: bool = True) -> Iterator[Sentence]:
     """One sentence per document of a brat folder (or one ``.ann`` file), tokenised by ``tokenization``."""
     del require_tags  # every brat document is labelled: an empty .ann has no entities
+    if Path(source).is_dir():
+        unannotated = {t.with_suffix("") for t in Path(source).rglob("*.txt")} - {a.with_suffix("") for a in Path(source).rglob("*.ann")}
+        if unannotated:
+            report.skip("texts without an .ann file skipped", len(unannotated))
     for ann in brat_documents(source):
         txt = ann.with_suffix(".txt")
         text = _read(txt, encoding)

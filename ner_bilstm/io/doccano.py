@@ -33,7 +33,10 @@ def _span(key: str, item: Any) -> CharSpan:
 def parse_doccano(line: str, report: ReadReport) -> Parsed:
     obj = parse_object(line)
     text = string_field(obj, "text")
-    key = next((k for k in LABEL_KEYS if k in obj), None)
+    keys = [k for k in LABEL_KEYS if k in obj]
+    if len(keys) > 1:  # which one holds the annotation is unclear; reading one would drop the other's spans
+        raise ValueError(f"give one of {', '.join(repr(k) for k in keys)}, not both")
+    key = keys[0] if keys else None
     spans = None
     if key is not None:
         if not isinstance(obj[key], list):
