@@ -134,10 +134,11 @@ def predict(
         raise typer.BadParameter(f"needs input files whose outputs (NAME{written.suffix}) differ, not stdin", param_hint="--output-dir")
     from ner_bilstm.artifact import model_files  # here, not at the top: torch loads only for commands that need it
 
+    reads = [*paths, *model_files(model)]
     for path in paths:
         target = output if output_dir is None else output_dir / (Path(path).stem + written.suffix)
         try:
-            refuse_overwrite(target, [*paths, *model_files(model)])
+            refuse_overwrite(target, reads)
         except NerError as e:
             raise typer.BadParameter(str(e), param_hint="--output" if output_dir is None else "--output-dir") from None
     # Here, not at the top: torch loads only for commands that need it.

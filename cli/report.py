@@ -32,16 +32,14 @@ def report(
     worst sentences with gold and predicted entities side by side. Needs matplotlib (the report extra)."""
     if worst < 0 or batch_size < 1:
         raise typer.BadParameter("--worst must be >= 0 and --batch-size >= 1")
-    from ner_bilstm.artifact import HISTORY, model_files
+    from ner_bilstm.artifact import HISTORY
     from ner_bilstm.errors import NerError
-    from ner_bilstm.io.files import refuse_overwrite
     from ner_bilstm.model_report import build_report
     from ner_bilstm.pages.curves import require_matplotlib
-    from ner_bilstm.pages.report import render_report, write_report
+    from ner_bilstm.pages.report import render_report, report_path, write_report
 
-    target = None if str(output) == "-" else output if output is not None else model / "report.html"
     try:
-        refuse_overwrite(target, [*([source] if source is not None else []), *model_files(model)])
+        target = None if str(output) == "-" else report_path(model, source, output)
     except NerError as e:
         raise typer.BadParameter(str(e), param_hint="--output") from None
     if (model / HISTORY).is_file():

@@ -166,11 +166,10 @@ def report(
     `ner-bilstm report` does, with the error analysis on the labelled ``source`` when given
     (read like ``evaluate``'s); returns what the page shows as a ``ModelReport``."""
     from .model_report import build_report
-    from .pages.report import write_report
+    from .pages.report import report_path, write_report
 
     options = _reader_options(reader, reader_options)
-    target = output if output is not None else Path(model) / "report.html"
-    refuse_overwrite(target, [*([source] if source is not None else []), *model_files(model)])
+    target = report_path(model, source, output)
     built = build_report(model, None if source is None else str(source), reader=options, batch_size=batch_size, device=device,
                          worst=worst)
     write_report(built, target)

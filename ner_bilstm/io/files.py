@@ -144,21 +144,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
             os.unlink(tmp)
 
 
-def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """Whether paths ``a`` and ``b`` name one existing file (through links, and hard links too)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def refuse_overwrite(target: str | os.PathLike | None, reads: Iterable[str | os.PathLike]) -> None:
     """NerError when writing ``target`` would replace one of ``reads``, the files a command reads
     (its data, its model's files): its output goes to a new name or a file it does not need."""
     if target is None or os.fspath(target) == "-":
         return
     for read in reads:
-        if os.fspath(read) != "-" and same_file(read, target):
+        try:
+            same = os.fspath(read) != "-" and os.path.samefile(read, target)  # through links, hard links too
+        except OSError:  # one of them does not exist
+            same = False
+        if same:
             raise NerError(f"this command reads {os.fspath(read)}, which writing here would replace", path=os.fspath(target))
 
 

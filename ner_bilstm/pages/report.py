@@ -156,6 +156,17 @@ def render_report(report: ModelReport) -> str:
     )
 
 
+def report_path(model: str | Path, source: str | Path | None, output: str | Path | None) -> Path:
+    """Where the report goes: ``output``, else MODEL/report.html; refused (NerError) when that is a
+    file the report reads, its labelled ``source`` or one of the model's files."""
+    from ..artifact import model_files
+    from ..io.files import refuse_overwrite
+
+    target = Path(output) if output is not None else Path(model) / "report.html"
+    refuse_overwrite(target, [*([source] if source is not None else []), *model_files(model)])
+    return target
+
+
 def write_report(report: ModelReport, target: str | Path) -> Path:
     """Render the report and write it to ``target`` atomically (its folder created); returns the path."""
     from ..io.files import write_bytes
